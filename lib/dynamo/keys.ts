@@ -1,0 +1,36 @@
+/**
+ * Item keys. Every entity owns its key shape here; docs/design.md lists them.
+ * `#` separates key parts; no name or id the API accepts contains it.
+ */
+import type { Family } from '../ip.js';
+import type { Holder } from '../model.js';
+
+export const CHUNK_BITS = 8n;
+export const CHUNK_SIZE = 1n << CHUNK_BITS;
+
+export const chunkBaseOf = (value: bigint) => (value >> CHUNK_BITS) << CHUNK_BITS;
+export const offsetIn = (value: bigint) => Number(value & (CHUNK_SIZE - 1n));
+
+/** Fixed-width hex with the family first, so that string order is address order. */
+export function baseKey(family: Family, base: bigint): string {
+  return `${family}:${base.toString(16).padStart(family === 4 ? 8 : 32, '0')}`;
+}
+export function parseBaseKey(k: string): { family: Family; base: bigint } {
+  const [f, hex] = k.split(':');
+  return { family: Number(f) as Family, base: BigInt('0x' + hex) };
+}
+const offsetKey = (o: number) => o.toString(16).padStart(2, '0');
+
+export const keys = {
+  cloud: (cloud: string) => ({ pk: `CLOUD#${cloud}`, sk: '#META' }),
+  pool: (cloud: string, zone: string, name: string) => ({ pk: `CLOUD#${cloud}`, sk: `POOL#${zone}#${name}` }),
+  poolPrefix: (cloud: string) => ({ pk: `CLOUD#${cloud}`, skPrefix: 'POOL#' }),
+  shard: (poolUid: string, k: number) => ({ pk: `SHARD#${poolUid}#${k}`, sk: 'SHARD' }),
+  chunkPk: (cloud: string, family: Family, base: bigint) => `CHUNK#${cloud}#${baseKey(family, base)}`,
+  chunkMeta: (cloud: string, family: Family, base: bigint, poolUid: string) => ({ pk: keys.chunkPk(cloud, family, base), sk: `META#${poolUid}` }),
+  poolChunksGsi: (poolUid: string, family: Family, base: bigint) => ({ gsi2pk: `POOLCHUNKS#${poolUid}`, gsi2sk: baseKey(family, base) }),
+  allocation: (cloud: string, family: Family, value: bigint) => ({ pk: keys.chunkPk(cloud, family, chunkBaseOf(value)), sk: `ADDR#${offsetKey(offsetIn(value))}` }),
+  allocationSk: (offset: number) => `ADDR#${offsetKey(offset)}`,
+  holderGsi: (cloud: string, h: Holder) => `HOLDER#${cloud}#${h.kind}#${h.id}`,
+  held: (poolUid: string, h: Holder, name: string) => ({ pk: `HELD#${poolUid}#${h.kind}#${h.id}#${name}`, sk: 'HELD' }),
+};

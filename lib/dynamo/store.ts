@@ -1,0 +1,549 @@
+/**
+ * The Store on DynamoDB. Every change is one conditional write or one transaction;
+ * nothing is locked in process, so any number of Lambdas may allocate at once.
+ */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from '../table.js';
+import type { Family } from '../ip.js';
+import type { Allocation, Holder, Pool } from '../model.js';
+import type { AllocationCommit, ChunkChange, ChunkState, CommitOutcome, ReleaseCommit, ShardState, Store } from '../store.js';
+import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
+
+type Item = Record<string, any>;
+type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** Released allocations stay as tombstones (history, stream old image) this long. */
+const TOMBSTONE_SECONDS = 30 * 24 * 3600;
+
+export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(config), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    unmarshallOptions: { wrapNumbers: (s: string) => (Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s)) },
+  });
+}
+
+// ---------- entities: item <-> domain ----------
+
+const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'] as const;
+
+export const PoolEntity = {
+  toItem(p: Pool): Item {
+    return { ...keys.pool(p.cloud, p.zone, p.name), type: 'pool', ...p };
+  },
+  fromItem(i: Item): Pool {
+    const out: Item = {};
+    for (const f of POOL_FIELDS) if (i[f] !== undefined) out[f] = i[f];
+    out.ranges ??= [];
+    out.exclude ??= [];
+    out.tags ??= {};
+    out.metadata ??= {};
+    return out as Pool;
+  },
+};
+
+const ALLOCATION_FIELDS = ['cloud', 'zone', 'pool', 'address', 'cidr', 'prefixLength', 'family', 'vm', 'vip', 'name', 'mac', 'hostname', 'tags', 'metadata', 'allocatedAt', 'allocatedBy', 'requestId', 'updatedAt', 'updatedBy', 'version'] as const;
+
+export const AllocationEntity = {
+  toItem(a: Allocation, pool: Pool, value: bigint): Item {
+    const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
+    return {
+      ...keys.allocation(a.cloud, a.family, value),
+      type: 'allocation',
+      state: 'allocated',
+      poolUid: pool.uid,
+      ...a,
+      gsi1pk: keys.holderGsi(a.cloud, holder),
+      gsi1sk: `${a.zone}#${a.pool}#${a.name}#${a.address}`,
+    };
+  },
+  fromItem(i: Item): Allocation {
+    const out: Item = {};
+    for (const f of ALLOCATION_FIELDS) if (i[f] !== undefined) out[f] = i[f];
+    out.tags ??= {};
+    out.metadata ??= {};
+    return out as Allocation;
+  },
+};
+
+export const ChunkEntity = {
+  fromItem(i: Item | undefined): ChunkState | undefined {
+    if (!i) return undefined;
+    const used = new Set<number>();
+    const raw = i.used;
+    if (raw instanceof Set) for (const v of raw) used.add(Number(v));
+    const quarantine = new Map<number, number>();
+    const blocks = new Map<number, string>();
+    for (const [k, v] of Object.entries(i)) {
+      if (k.startsWith('q_')) quarantine.set(parseInt(k.slice(2), 16), Number(v));
+      else if (k.startsWith('b_')) blocks.set(parseInt(k.slice(2), 16), String(v));
+    }
+    return { used, quarantine, blocks, version: i.ver === undefined ? undefined : Number(i.ver) };
+  },
+};
+
+const qAttr = (o: number) => `q_${o.toString(16).padStart(2, '0')}`;
+const bAttr = (o: number) => `b_${o.toString(16).padStart(2, '0')}`;
+
+function cancellation(e: unknown): { Code?: string; Item?: Record<string, any> }[] | undefined {
+  const err = e as { name?: string; CancellationReasons?: { Code?: string; Item?: Record<string, any> }[] };
+  return err?.name === 'TransactionCanceledException' ? (err.CancellationReasons ?? []) : undefined;
+}
+
+function rawItem(item: Record<string, any> | undefined): Item | undefined {
+  if (!item) return undefined;
+  // The document client does not unmarshall cancellation reasons.
+  const first = Object.values(item)[0];
+  return first && typeof first === 'object' && ('S' in first || 'N' in first || 'M' in first || 'NS' in first || 'L' in first || 'BOOL' in first || 'NULL' in first || 'SS' in first)
+    ? unmarshall(item as any, { wrapNumbers: (s: string) => (Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s)) })
+    : item;
+}
+
+export class DynamoStore implements Store {
+  constructor(
+    readonly doc: DynamoDBDocumentClient,
+    readonly table: string,
+  ) {}
+
+  // ---------- pools ----------
+
+  async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }> {
+    const pk = keys.cloud(cloud).pk;
+    let cloudVersion = 0;
+    const pools: Pool[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey: start }));
+      for (const i of r.Items ?? []) {
+        if (i.type === 'cloud') cloudVersion = Number(i.version);
+        else if (i.type === 'pool') pools.push(PoolEntity.fromItem(i));
+      }
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return { cloudVersion, pools };
+  }
+
+  async getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.pool(cloud, zone, name), ConsistentRead: true }));
+    return r.Item ? PoolEntity.fromItem(r.Item) : undefined;
+  }
+
+  private cloudFence(cloud: string, cloudVersion: number): TxItem {
+    return {
+      Update: {
+        TableName: this.table,
+        Key: keys.cloud(cloud),
+        UpdateExpression: 'SET #v = :next, #t = :type, cloud = :cloud',
+        ConditionExpression: cloudVersion === 0 ? 'attribute_not_exists(pk)' : '#v = :cur',
+        ExpressionAttributeNames: { '#v': 'version', '#t': 'type' },
+        ExpressionAttributeValues: { ':next': cloudVersion + 1, ':type': 'cloud', ':cloud': cloud, ...(cloudVersion === 0 ? {} : { ':cur': cloudVersion }) },
+      },
+    };
+  }
+
+  async createPool(pool: Pool, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'> {
+    const items: TxItem[] = [
+      { Put: { TableName: this.table, Item: PoolEntity.toItem(pool), ConditionExpression: 'attribute_not_exists(pk)' } },
+      this.cloudFence(pool.cloud, cloudVersion),
+    ];
+    for (let k = 0; k < pool.shards; k++) {
+      items.push({ Put: { TableName: this.table, Item: { ...keys.shard(pool.uid, k), type: 'shard', poolUid: pool.uid, index: k, allocated: 0, seq: 0, epoch: pool.epoch } } });
+    }
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'ok';
+    } catch (e) {
+      const reasons = cancellation(e);
+      if (!reasons) throw e;
+      return reasons[0]?.Code === 'ConditionalCheckFailed' ? 'exists' : 'raced';
+    }
+  }
+
+  private shardFences(pool: Pool, shards: ShardState[], nextEpoch: number | 'delete'): TxItem[] {
+    return shards.map((s) =>
+      nextEpoch === 'delete'
+        ? { Delete: { TableName: this.table, Key: keys.shard(pool.uid, s.index), ConditionExpression: 'seq = :seq AND epoch = :e', ExpressionAttributeValues: { ':seq': s.seq, ':e': pool.epoch } } }
+        : {
+            Update: {
+              TableName: this.table,
+              Key: keys.shard(pool.uid, s.index),
+              UpdateExpression: 'SET epoch = :next',
+              ConditionExpression: 'seq = :seq AND epoch = :e',
+              ExpressionAttributeValues: { ':seq': s.seq, ':e': pool.epoch, ':next': nextEpoch },
+            },
+          },
+    );
+  }
+
+  async replacePoolTopology(prev: Pool, next: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'> {
+    return this.tx([
+      { Put: { TableName: this.table, Item: PoolEntity.toItem(next), ConditionExpression: 'uid = :uid AND epoch = :e', ExpressionAttributeValues: { ':uid': prev.uid, ':e': prev.epoch } } },
+      this.cloudFence(prev.cloud, cloudVersion),
+      ...this.shardFences(prev, shards, next.epoch),
+    ]);
+  }
+
+  async updatePoolAttributes(prev: Pool, next: Pool): Promise<'ok' | 'raced'> {
+    return this.tx([
+      { Put: { TableName: this.table, Item: PoolEntity.toItem(next), ConditionExpression: 'uid = :uid AND epoch = :e AND updatedAt = :u', ExpressionAttributeValues: { ':uid': prev.uid, ':e': prev.epoch, ':u': prev.updatedAt } } },
+    ]);
+  }
+
+  async deletePool(pool: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'> {
+    return this.tx([
+      { Delete: { TableName: this.table, Key: keys.pool(pool.cloud, pool.zone, pool.name), ConditionExpression: 'uid = :uid AND epoch = :e', ExpressionAttributeValues: { ':uid': pool.uid, ':e': pool.epoch } } },
+      this.cloudFence(pool.cloud, cloudVersion),
+      ...this.shardFences(pool, shards, 'delete'),
+    ]);
+  }
+
+  async readShards(pool: Pool): Promise<ShardState[]> {
+    const items = await this.batchGet(Array.from({ length: pool.shards }, (_, k) => keys.shard(pool.uid, k)));
+    return items.map((i) => ({ index: Number(i.index), allocated: BigInt(i.allocated), seq: Number(i.seq), epoch: Number(i.epoch) })).sort((a, b) => a.index - b.index);
+  }
+
+  // ---------- chunks ----------
+
+  async getChunk(pool: Pool, base: bigint): Promise<ChunkState | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.chunkMeta(pool.cloud, pool.family, base, pool.uid), ConsistentRead: true }));
+    return ChunkEntity.fromItem(r.Item);
+  }
+
+  async getChunks(pool: Pool, bases: bigint[]): Promise<Map<bigint, ChunkState>> {
+    const items = await this.batchGet(bases.map((b) => keys.chunkMeta(pool.cloud, pool.family, b, pool.uid)));
+    const out = new Map<bigint, ChunkState>();
+    for (const i of items) out.set(parseBaseKey(i.gsi2sk).base, ChunkEntity.fromItem(i)!);
+    return out;
+  }
+
+  async *poolChunks(pool: Pool, from?: bigint, to?: bigint): AsyncIterable<bigint> {
+    const g = GSI_POOL_CHUNKS;
+    const lo = baseKey(pool.family, from ?? 0n);
+    const hi = to === undefined ? `${pool.family}:~` : baseKey(pool.family, to);
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: g.name,
+          KeyConditionExpression: '#p = :p AND #s BETWEEN :lo AND :hi',
+          ExpressionAttributeNames: { '#p': g.partitionKey, '#s': g.sortKey },
+          ExpressionAttributeValues: { ':p': keys.poolChunksGsi(pool.uid, pool.family, 0n).gsi2pk, ':lo': lo, ':hi': hi },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const i of r.Items ?? []) yield parseBaseKey(i[g.sortKey]).base;
+      start = r.LastEvaluatedKey;
+    } while (start);
+  }
+
+  private chunkUpdate(pool: Pool, ch: ChunkChange, mode: 'allocate' | 'release', quarantineUntil = 0): TxItem {
+    const names: Record<string, string> = { '#ver': 'ver' };
+    const values: Record<string, unknown> = { ':one': 1 };
+    const sets: string[] = [];
+    const removes: string[] = [];
+    const adds: string[] = ['#ver :one'];
+    const deletes: string[] = [];
+    const conds: string[] = [];
+    const gsi = keys.poolChunksGsi(pool.uid, pool.family, ch.base);
+    sets.push('gsi2pk = :g2pk', 'gsi2sk = :g2sk', '#type = :chunk', 'poolUid = :uid', 'cloud = :cloud');
+    Object.assign(names, { '#type': 'type' });
+    Object.assign(values, { ':g2pk': gsi.gsi2pk, ':g2sk': gsi.gsi2sk, ':chunk': 'chunk', ':uid': pool.uid, ':cloud': pool.cloud });
+    const fresh = ch.offsets.filter((o) => !ch.reuse?.has(o));
+    if (mode === 'allocate') {
+      if (fresh.length > 0) {
+        values[':oset'] = new Set(fresh);
+        adds.push('#used :oset');
+      }
+      if (ch.expectVersion === null) conds.push('attribute_not_exists(#ver)');
+      else if (ch.expectVersion !== undefined) {
+        conds.push('#ver = :ev');
+        values[':ev'] = ch.expectVersion;
+      } else {
+        fresh.forEach((o, i) => {
+          conds.push(`NOT contains(#used, :o${i})`);
+          values[`:o${i}`] = o;
+        });
+      }
+      let i = 0;
+      for (const [o, until] of ch.reuse ?? []) {
+        const n = `#q${i}`;
+        names[n] = qAttr(o);
+        values[`:q${i}`] = until;
+        if (ch.expectVersion === undefined) conds.push(`${n} = :q${i}`);
+        removes.push(n);
+        i++;
+      }
+      if (ch.blockCidr !== undefined) {
+        names['#blk'] = bAttr(ch.offsets[0]!);
+        values[':blk'] = ch.blockCidr;
+        sets.push('#blk = :blk');
+      }
+    } else {
+      if (quarantineUntil > 0 && ch.offsets.length === 1) {
+        names['#q'] = qAttr(ch.offsets[0]!);
+        values[':until'] = quarantineUntil;
+        sets.push('#q = :until');
+      } else {
+        values[':oset'] = new Set(ch.offsets);
+        deletes.push('#used :oset');
+      }
+      if (ch.blockCidr !== undefined) {
+        names['#blk'] = bAttr(ch.offsets[0]!);
+        removes.push('#blk');
+      }
+    }
+    if ([...adds, ...deletes, ...conds].some((x) => x.includes('#used'))) names['#used'] = 'used';
+    const expr = [`SET ${sets.join(', ')}`, `ADD ${adds.join(', ')}`, removes.length ? `REMOVE ${removes.join(', ')}` : '', deletes.length ? `DELETE ${deletes.join(', ')}` : ''].filter(Boolean).join(' ');
+    return {
+      Update: {
+        TableName: this.table,
+        Key: keys.chunkMeta(pool.cloud, pool.family, ch.base, pool.uid),
+        UpdateExpression: expr,
+        ConditionExpression: conds.length ? conds.join(' AND ') : undefined,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  // ---------- allocations ----------
+
+  async commitAllocation(c: AllocationCommit): Promise<CommitOutcome> {
+    const { pool, allocation: a } = c;
+    const value = c.chunks[0]!.base + BigInt(c.chunks[0]!.offsets[0]!);
+    const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
+    const items: TxItem[] = [
+      ...c.chunks.map((ch) => this.chunkUpdate(pool, ch, 'allocate')),
+      {
+        Put: {
+          TableName: this.table,
+          Item: AllocationEntity.toItem(a, pool, value),
+          ConditionExpression: 'attribute_not_exists(pk) OR #st = :released',
+          ExpressionAttributeNames: { '#st': 'state' },
+          ExpressionAttributeValues: { ':released': 'released' },
+        },
+      },
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      {
+        Update: {
+          TableName: this.table,
+          Key: keys.shard(pool.uid, c.shard),
+          UpdateExpression: 'ADD allocated :n, seq :one',
+          ConditionExpression: 'epoch = :e',
+          ExpressionAttributeValues: { ':n': c.addressCount, ':one': 1, ':e': pool.epoch },
+        },
+      },
+    ];
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return { ok: true };
+    } catch (e) {
+      const reasons = cancellation(e);
+      if (!reasons) throw e;
+      const n = c.chunks.length;
+      const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
+      if (failed(n + 1)) {
+        const held = rawItem(reasons[n + 1]?.Item);
+        return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, addressValue(held.family, held.address)) : undefined };
+      }
+      if (failed(n + 2)) return { ok: false, reason: 'epoch' };
+      for (let i = 0; i < n; i++) if (failed(i)) return { ok: false, reason: 'chunk', base: c.chunks[i]!.base, state: ChunkEntity.fromItem(rawItem(reasons[i]?.Item)) };
+      if (failed(n)) return { ok: false, reason: 'taken' };
+      return { ok: false, reason: 'contention' };
+    }
+  }
+
+  async commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'> {
+    const { pool, allocation: a } = c;
+    const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
+    const value = c.chunks[0]!.base + BigInt(c.chunks[0]!.offsets[0]!);
+    return this.tx([
+      {
+        Update: {
+          TableName: this.table,
+          Key: keys.allocation(a.cloud, a.family, value),
+          UpdateExpression: 'SET #st = :released, releasedAt = :at, releasedBy = :by, releaseRequestId = :rid, #ttl = :ttl ADD version :one REMOVE gsi1pk, gsi1sk',
+          ConditionExpression: '#st = :allocated AND version = :v',
+          ExpressionAttributeNames: { '#st': 'state', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: {
+            ':released': 'released',
+            ':allocated': 'allocated',
+            ':at': c.releasedAt,
+            ':by': c.releasedBy,
+            ':rid': c.requestId ?? null,
+            ':ttl': Math.floor(Date.now() / 1000) + TOMBSTONE_SECONDS,
+            ':one': 1,
+            ':v': a.version,
+          },
+        },
+      },
+      { Delete: { TableName: this.table, Key: keys.held(pool.uid, holder, a.name), ConditionExpression: 'address = :addr', ExpressionAttributeValues: { ':addr': a.address } } },
+      ...c.chunks.map((ch) => this.chunkUpdate(pool, ch, 'release', c.quarantineUntil)),
+      {
+        Update: {
+          TableName: this.table,
+          Key: keys.shard(pool.uid, c.shard),
+          UpdateExpression: 'ADD allocated :n, seq :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':n': -c.addressCount, ':one': 1 },
+        },
+      },
+    ]);
+  }
+
+  async getAllocationAt(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.allocation(cloud, family, value), ConsistentRead: true }));
+    return r.Item && r.Item.state === 'allocated' ? AllocationEntity.fromItem(r.Item) : undefined;
+  }
+
+  async blocksCovering(cloud: string, family: Family, value: bigint): Promise<string[]> {
+    const r = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :meta)',
+        ExpressionAttributeValues: { ':pk': keys.chunkPk(cloud, family, chunkBaseOf(value)), ':meta': 'META#' },
+        ConsistentRead: true,
+      }),
+    );
+    return (r.Items ?? []).flatMap((i) => [...(ChunkEntity.fromItem(i)?.blocks.values() ?? [])]);
+  }
+
+  async getHeld(pool: Pool, holder: Holder, name: string): Promise<Allocation | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.held(pool.uid, holder, name), ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    return this.getAllocationAt(pool.cloud, pool.family, addressValue(pool.family, r.Item.address));
+  }
+
+  async chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]> {
+    const out: Allocation[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+          FilterExpression: '#st = :allocated AND poolUid = :uid',
+          ExpressionAttributeNames: { '#st': 'state' },
+          ExpressionAttributeValues: { ':pk': keys.chunkPk(pool.cloud, pool.family, base), ':lo': keys.allocationSk(fromOffset), ':hi': keys.allocationSk(255), ':allocated': 'allocated', ':uid': pool.uid },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const i of r.Items ?? []) out.push(AllocationEntity.fromItem(i));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async byHolder(cloud: string, holder: Holder): Promise<Allocation[]> {
+    const out: Allocation[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: GSI_HOLDER.name,
+          KeyConditionExpression: '#p = :p',
+          ExpressionAttributeNames: { '#p': GSI_HOLDER.partitionKey },
+          ExpressionAttributeValues: { ':p': keys.holderGsi(cloud, holder) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const i of r.Items ?? []) if (i.state === 'allocated') out.push(AllocationEntity.fromItem(i));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async updateAllocation(prev: Allocation, next: Allocation): Promise<'ok' | 'raced'> {
+    const value = addressValue(prev.family, prev.address);
+    const names: Record<string, string> = { '#st': 'state', '#v': 'version' };
+    const values: Record<string, unknown> = { ':allocated': 'allocated', ':v': prev.version, ':next': next.version };
+    const sets = ['#v = :next'];
+    const removes: string[] = [];
+    for (const f of ['mac', 'hostname', 'tags', 'metadata', 'updatedAt', 'updatedBy', 'requestId'] as const) {
+      names[`#${f}`] = f;
+      if (next[f] === undefined) removes.push(`#${f}`);
+      else {
+        values[`:${f}`] = next[f];
+        sets.push(`#${f} = :${f}`);
+      }
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.allocation(prev.cloud, prev.family, value),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: '#st = :allocated AND #v = :v',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return 'ok';
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return 'raced';
+      throw e;
+    }
+  }
+
+  // ---------- helpers ----------
+
+  private async tx(items: TxItem[]): Promise<'ok' | 'raced'> {
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'ok';
+    } catch (e) {
+      if (cancellation(e)) return 'raced';
+      throw e;
+    }
+  }
+
+  private async batchGet(keyList: { pk: string; sk: string }[]): Promise<Item[]> {
+    const out: Item[] = [];
+    for (let i = 0; i < keyList.length; i += 100) {
+      let pending: { pk: string; sk: string }[] = keyList.slice(i, i + 100);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        const r = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+        out.push(...(r.Responses?.[this.table] ?? []));
+        pending = (r.UnprocessedKeys?.[this.table]?.Keys as { pk: string; sk: string }[] | undefined) ?? [];
+        if (pending.length > 0) await new Promise((res) => setTimeout(res, Math.min(1000, 20 * 2 ** attempt)));
+      }
+    }
+    return out;
+  }
+}
+
+function addressValue(family: Family, address: string): bigint {
+  // Stored addresses are canonical; parse without the validation cost of parseAddress.
+  if (family === 4) return address.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+  return parseV6(address);
+}
+
+function parseV6(text: string): bigint {
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+export { addressValue, offsetIn };

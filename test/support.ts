@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { ensureTable, LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
+import { Ipam, type EngineOptions } from '../lib/engine.js';
+
+export const ddbEndpoint = () => inject('ddbEndpoint');
+export const clientConfig = () => ({ endpoint: ddbEndpoint(), region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+
+/** A fresh table in the shared DynamoDB Local, and an engine on it. */
+export async function freshIpam(opts: EngineOptions = {}) {
+  const table = `t-${randomBytes(6).toString('hex')}`;
+  const raw = new DynamoDBClient(clientConfig());
+  await ensureTable(raw, table);
+  raw.destroy();
+  const doc = documentClient({ ...clientConfig(), maxAttempts: 8 });
+  const store = new DynamoStore(doc, table);
+  return { ipam: new Ipam(store, opts), store, doc, table };
+}
+
+export const ctx = { principal: 'arn:aws:iam::123456789012:role/test', requestId: 'req-1' };
