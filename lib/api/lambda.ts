@@ -1,0 +1,49 @@
+/**
+ * API Gateway REST proxy events in, proxy results out. The local service calls this same
+ * function with events it builds after verifying the SigV4 signature itself.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { Ipam } from '../engine.js';
+import { logger } from '../services.js';
+import { json, problem, type ApiRequest } from './http.js';
+import { openApiDocument } from './openapi.js';
+import { Router, routes } from './routes.js';
+
+export const API_VERSION = '1.0.0';
+
+let openapi: unknown;
+export const router = new Router(routes, {
+  'GET /v1/openapi.json': () => json(200, (openapi ??= openApiDocument(routes, API_VERSION))),
+});
+
+export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = v.length === 1 ? v[0]! : v;
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !(k in query)) query[k] = v;
+  const identity = event.requestContext?.identity;
+  return {
+    method: event.httpMethod.toUpperCase(),
+    path: event.path,
+    query,
+    headers,
+    body: event.body === null || event.body === undefined ? null : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
+    principal: identity?.userArn ?? identity?.caller ?? 'anonymous',
+    requestId: event.requestContext?.requestId ?? 'none',
+  };
+}
+
+export function createApiHandler(ipam: () => Ipam) {
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const req = toApiRequest(event);
+    let res;
+    try {
+      res = await router.handle(ipam(), req);
+    } catch (e) {
+      logger.error('unhandled error', { error: e as Error, method: req.method, path: req.path, requestId: req.requestId });
+      res = problem(500, `internal error; quote request id ${req.requestId}`);
+    }
+    return { statusCode: res.status, headers: { ...res.headers, 'x-amzn-requestid': req.requestId }, body: res.body };
+  };
+}
