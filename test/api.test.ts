@@ -45,7 +45,7 @@ async function send(req: { method: string; path: string; query?: unknown; header
   const res = await fetch(`${svc.url}${override.path ?? req.path}${qs ? `?${qs}` : ''}`, {
     method: req.method,
     headers: { ...(req.headers as Record<string, string>), ...override.headers },
-    ...(override.body ?? req.body ? { body: override.body ?? req.body } : {}),
+    ...(override.body ?? req.body ? { body: (override.body ?? req.body) as string } : {}),
   });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
