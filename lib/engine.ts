@@ -495,7 +495,8 @@ export class Ipam {
       if (hostname !== undefined) hostname === null ? delete next.hostname : (next.hostname = hostname);
       if (tags) next.tags = tags;
       if (metadata) next.metadata = metadata;
-      if ((await this.store.updateAllocation(prev, next)) === 'ok') return next;
+      const pool = await this.requirePool(prev.cloud, prev.zone, prev.pool);
+      if ((await this.store.updateAllocation(pool, prev, next)) === 'ok') return next;
       await backoff(attempt);
     }
     throw contention('updating the allocation');
@@ -516,6 +517,21 @@ export class Ipam {
       }
     }
     return { items };
+  }
+
+  /** Every allocation of a cloud (optionally one zone or pool), pool by pool in address order, streamed. */
+  async *iterateAllocations(cloud: string, filter: { zone?: string; pool?: string } = {}): AsyncIterable<Allocation> {
+    const { pools } = await this.store.listPools(checkName('cloud', cloud));
+    for (const p of pools) {
+      if ((filter.zone !== undefined && p.zone !== filter.zone) || (filter.pool !== undefined && p.name !== filter.pool)) continue;
+      for await (const base of this.store.poolChunks(p)) yield* await this.store.chunkAllocations(p, base, 0);
+    }
+  }
+
+  /** A clock that moves forward with every change in the cloud (epoch seconds): DNS SOA serials. */
+  async changeClock(cloud: string): Promise<number> {
+    const { pools } = await this.store.listPools(checkName('cloud', cloud));
+    return Math.floor((await this.store.lastChange(cloud, pools)) / 1000);
   }
 
   // ======================= caches and helpers =======================

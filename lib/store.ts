@@ -92,5 +92,8 @@ export interface Store {
   /** The pool's allocations in one chunk, from an offset on. */
   chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]>;
   byHolder(cloud: string, holder: Holder): Promise<Allocation[]>;
-  updateAllocation(prev: Allocation, next: Allocation): Promise<'ok' | 'raced'>;
+  /** Changes mac/hostname/tags/metadata; stamps the pool's change clock. */
+  updateAllocation(pool: Pool, prev: Allocation, next: Allocation): Promise<'ok' | 'raced'>;
+  /** Epoch ms of the latest change to the cloud's topology or to any allocation in these pools. */
+  lastChange(cloud: string, pools: Pool[]): Promise<number>;
 }

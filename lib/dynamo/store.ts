@@ -9,7 +9,6 @@ import {
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
-  UpdateCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -142,10 +141,10 @@ export class DynamoStore implements Store {
       Update: {
         TableName: this.table,
         Key: keys.cloud(cloud),
-        UpdateExpression: 'SET #v = :next, #t = :type, cloud = :cloud',
+        UpdateExpression: 'SET #v = :next, #t = :type, cloud = :cloud, changedAt = :now',
         ConditionExpression: cloudVersion === 0 ? 'attribute_not_exists(pk)' : '#v = :cur',
         ExpressionAttributeNames: { '#v': 'version', '#t': 'type' },
-        ExpressionAttributeValues: { ':next': cloudVersion + 1, ':type': 'cloud', ':cloud': cloud, ...(cloudVersion === 0 ? {} : { ':cur': cloudVersion }) },
+        ExpressionAttributeValues: { ':next': cloudVersion + 1, ':type': 'cloud', ':cloud': cloud, ':now': Date.now(), ...(cloudVersion === 0 ? {} : { ':cur': cloudVersion }) },
       },
     };
   }
@@ -346,9 +345,9 @@ export class DynamoStore implements Store {
         Update: {
           TableName: this.table,
           Key: keys.shard(pool.uid, c.shard),
-          UpdateExpression: 'ADD allocated :n, seq :one',
+          UpdateExpression: 'ADD allocated :n, seq :one SET lastChange = :now',
           ConditionExpression: 'epoch = :e',
-          ExpressionAttributeValues: { ':n': c.addressCount, ':one': 1, ':e': pool.epoch },
+          ExpressionAttributeValues: { ':n': c.addressCount, ':one': 1, ':e': pool.epoch, ':now': Date.now() },
         },
       },
     ];
@@ -401,9 +400,9 @@ export class DynamoStore implements Store {
         Update: {
           TableName: this.table,
           Key: keys.shard(pool.uid, c.shard),
-          UpdateExpression: 'ADD allocated :n, seq :one',
+          UpdateExpression: 'ADD allocated :n, seq :one SET lastChange = :now',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':n': -c.addressCount, ':one': 1 },
+          ExpressionAttributeValues: { ':n': -c.addressCount, ':one': 1, ':now': Date.now() },
         },
       },
     ]);
@@ -473,7 +472,7 @@ export class DynamoStore implements Store {
     return out;
   }
 
-  async updateAllocation(prev: Allocation, next: Allocation): Promise<'ok' | 'raced'> {
+  async updateAllocation(pool: Pool, prev: Allocation, next: Allocation): Promise<'ok' | 'raced'> {
     const value = addressValue(prev.family, prev.address);
     const names: Record<string, string> = { '#st': 'state', '#v': 'version' };
     const values: Record<string, unknown> = { ':allocated': 'allocated', ':v': prev.version, ':next': next.version };
@@ -487,22 +486,32 @@ export class DynamoStore implements Store {
         sets.push(`#${f} = :${f}`);
       }
     }
-    try {
-      await this.doc.send(
-        new UpdateCommand({
+    return this.tx([
+      {
+        Update: {
           TableName: this.table,
           Key: keys.allocation(prev.cloud, prev.family, value),
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: '#st = :allocated AND #v = :v',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-        }),
-      );
-      return 'ok';
-    } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return 'raced';
-      throw e;
-    }
+        },
+      },
+      {
+        Update: {
+          TableName: this.table,
+          Key: keys.shard(pool.uid, Math.floor(Math.random() * pool.shards)),
+          UpdateExpression: 'SET lastChange = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': Date.now() },
+        },
+      },
+    ]);
+  }
+
+  async lastChange(cloud: string, pools: Pool[]): Promise<number> {
+    const items = await this.batchGet([keys.cloud(cloud), ...pools.flatMap((p) => Array.from({ length: p.shards }, (_, k) => keys.shard(p.uid, k)))]);
+    return items.reduce((m, i) => Math.max(m, Number(i.lastChange ?? 0), Number(i.changedAt ?? 0)), 0);
   }
 
   // ---------- helpers ----------
