@@ -4,9 +4,10 @@
  * Exit codes: 0 ok, 2 bad input or usage, 3 not found, 4 conflict (taken, exhausted, overlap,
  * not empty), 5 not authorized (signature or caller), 6 service unavailable or unreachable, 1 other.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
 import { rangesFromAddressFile } from '../lib/address-file.js';
 import { ApiError, callerCredentials, IpamClient } from '../lib/client.js';
 import { IpamError } from '../lib/errors.js';
@@ -16,7 +17,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const EXIT = { ok: 0, other: 1, input: 2, notFound: 3, conflict: 4, auth: 5, unavailable: 6 } as const;
 
-type Output = 'json' | 'table';
+type Output = 'json' | 'table' | 'heat';
 
 interface Globals {
   endpoint: string;
@@ -30,7 +31,7 @@ const program = new Command('ipam')
   .description('IP address management: pools per cloud and security zone, addresses held by VMs and VIPs until released.')
   .option('--endpoint <url>', 'API endpoint (env IPAM_ENDPOINT)', process.env.IPAM_ENDPOINT ?? 'http://127.0.0.1:8080')
   .option('--region <region>', 'region the API signs for (env IPAM_REGION)', process.env.IPAM_REGION ?? process.env.AWS_REGION ?? 'us-east-1')
-  .addOption(new Option('-o, --output <format>', 'json for scripts, table for people').choices(['json', 'table']).default(process.stdout.isTTY ? 'table' : 'json'))
+  .addOption(new Option('-o, --output <format>', 'json for scripts, table for people, heat for environments').choices(['json', 'table', 'heat']).default(process.stdout.isTTY ? 'table' : 'json'))
   .option('--callers-file <file>', 'sign as a caller of the local callers file (default for a loopback endpoint: $IPAM_CALLERS_FILE or .ipam/callers.json)')
   .option('--caller <principal>', 'which caller of the callers file (default: the first)')
   .showHelpAfterError()
@@ -75,7 +76,7 @@ const POOL_COLUMNS = ['zone', 'name', 'ranges', 'size', 'allocated', 'free'];
 const holderCol = (a: Allocation) => ({ ...a, holder: a.vm !== undefined ? `vm:${a.vm}` : `vip:${a.vip}` });
 
 function print(value: unknown, kind: 'allocation' | 'allocations' | 'pool' | 'pools' | 'raw') {
-  if (program.opts<Globals>().output === 'json' || kind === 'raw') return console.log(JSON.stringify(value, null, 2));
+  if (program.opts<Globals>().output !== 'table' || kind === 'raw') return console.log(JSON.stringify(value, null, 2));
   if (kind === 'allocation') return table([holderCol(value as Allocation)], ALLOC_COLUMNS);
   if (kind === 'allocations') return table((value as Allocation[]).map(holderCol), ALLOC_COLUMNS);
   const pools = (kind === 'pool' ? [value] : value) as Record<string, unknown>[];
@@ -215,6 +216,48 @@ program
     const all: Allocation[] = [];
     for await (const a of (await client()).allAllocations(cloud, zone, name)) all.push(a);
     print(all, 'allocations');
+  });
+
+const env = program.command('env').description('environments: every address a stack needs, in one call, as a Heat environment file');
+
+/** PUT or GET an environment; with `-o heat` the service renders the Heat environment file itself. */
+async function environmentCall(method: 'PUT' | 'GET', cloud: string, name: string, body?: unknown) {
+  const out = program.opts<Globals>().output;
+  const path = `/v1/clouds/${encodeURIComponent(cloud)}/environments/${encodeURIComponent(name)}`;
+  const r = await (await client()).request<any>(method, path, { ...(body !== undefined ? { body } : {}), ...(out === 'heat' ? { query: { format: 'heat' } } : {}) });
+  if (out === 'heat') {
+    process.stdout.write(r.body as string);
+    return;
+  }
+  if (out === 'json') return console.log(JSON.stringify(r.body, null, 2));
+  const slots = r.body.slots as Record<string, { zone: string; pool: string; addresses: string[] }>;
+  table(Object.entries(slots).map(([slot, s]) => ({ slot, zone: s.zone, pool: s.pool, addresses: s.addresses.join(',') })), ['slot', 'zone', 'pool', 'addresses']);
+}
+
+env
+  .command('apply <cloud> <env>')
+  .description('allocate every slot of a manifest (YAML or JSON: {slots: {<name>: {zone, pool, vm|vip, count?, ...}}}), all or nothing')
+  .requiredOption('-f, --file <manifest>', 'the manifest')
+  .action(async (cloud, name, o) => {
+    let manifest: unknown;
+    try {
+      manifest = parseYaml(readFileSync(o.file, 'utf8'));
+    } catch (e) {
+      throw new IpamError('InvalidInput', `${o.file}: ${(e as Error).message}`);
+    }
+    await environmentCall('PUT', cloud, name, manifest);
+  });
+
+env.command('show <cloud> <env>').description("an environment's addresses").action(async (cloud, name) => {
+  await environmentCall('GET', cloud, name);
+});
+
+env
+  .command('release <cloud> <env>')
+  .description('release every address of an environment')
+  .action(async (cloud, name) => {
+    const r = await (await client()).request<{ released: Allocation[] }>('DELETE', `/v1/clouds/${encodeURIComponent(cloud)}/environments/${encodeURIComponent(name)}`);
+    print(r.body.released, 'allocations');
   });
 
 function exitCodeOf(e: unknown): number {

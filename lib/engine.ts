@@ -477,6 +477,12 @@ export class Ipam {
     return r;
   }
 
+  /** What (pool, holder, name) holds, if anything. */
+  async held(cloud: string, zone: string, poolName: string, holder: Holder, name: string): Promise<Allocation | undefined> {
+    const pool = await this.requirePool(cloud, zone, poolName);
+    return this.store.getHeld(pool, checkHolder(holder), checkAllocationName(name));
+  }
+
   async byHolder(cloud: string, holder: Holder): Promise<Allocation[]> {
     checkName('cloud', cloud);
     return this.store.byHolder(cloud, checkHolder(holder));

@@ -65,6 +65,20 @@ export interface ReleaseCommit {
   requestId?: string;
 }
 
+/** An environment: its definition and the lease of whoever is applying or releasing it. */
+export interface EnvironmentRecord {
+  cloud: string;
+  name: string;
+  spec: unknown;
+  specHash: string;
+  state: 'applying' | 'ready' | 'releasing';
+  token: string;
+  leaseUntil: number;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+}
+
 export interface Store {
   // Pools and clouds. Topology changes (create, ranges, exclude, delete) are serialized per cloud.
   listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }>;
@@ -94,6 +108,10 @@ export interface Store {
   byHolder(cloud: string, holder: Holder): Promise<Allocation[]>;
   /** Changes mac/hostname/tags/metadata; stamps the pool's change clock. */
   updateAllocation(pool: Pool, prev: Allocation, next: Allocation): Promise<'ok' | 'raced'>;
+  getEnvironment(cloud: string, name: string): Promise<EnvironmentRecord | undefined>;
+  /** Writes the record if the stored one still has `expectToken` (null: none may exist). */
+  putEnvironment(rec: EnvironmentRecord, expectToken: string | null): Promise<boolean>;
+  deleteEnvironment(cloud: string, name: string, expectToken: string): Promise<boolean>;
   /** Epoch ms of the latest change to the cloud's topology or to any allocation in these pools. */
   lastChange(cloud: string, pools: Pool[]): Promise<number>;
 }

@@ -6,7 +6,8 @@ import type { Json, Tags } from './model.js';
 
 export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const HOLDER_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-export const ALLOCATION_NAME_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+export const ALLOCATION_NAME_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+export const SLOT_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const MAC_RE = /^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/;
 export const HOSTNAME_RE = /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 export const DOMAIN_RE = HOSTNAME_RE;
@@ -23,6 +24,9 @@ export const LIMITS = {
   quarantineSeconds: 365 * 24 * 3600,
   /** A block may span at most this many 256-address chunks (one transaction). */
   blockChunks: 64,
+  /** Addresses one environment may hold (it is applied in many transactions, not one). */
+  environmentAddresses: 1000,
+  environmentSlots: 200,
 } as const;
 
 export function checkName(what: string, v: unknown): string {
@@ -36,7 +40,7 @@ export function checkHolderId(what: string, v: unknown): string {
 }
 
 export function checkAllocationName(v: unknown): string {
-  if (typeof v !== 'string' || !ALLOCATION_NAME_RE.test(v)) throw invalid(`name must be 1-64 characters of [A-Za-z0-9._:-]; got ${JSON.stringify(v)?.slice(0, 80)}`);
+  if (typeof v !== 'string' || !ALLOCATION_NAME_RE.test(v)) throw invalid(`name must be 1-128 characters of [A-Za-z0-9._:-]; got ${JSON.stringify(v)?.slice(0, 80)}`);
   return v;
 }
 

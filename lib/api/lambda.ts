@@ -7,9 +7,12 @@ import type { Ipam } from '../engine.js';
 import { logger } from '../services.js';
 import { json, problem, type ApiRequest } from './http.js';
 import { openApiDocument } from './openapi.js';
-import { Router, routes } from './routes.js';
+import { routes as coreRoutes, Router } from './routes.js';
+import { environmentRoutes } from './routes-environments.js';
 
 export const API_VERSION = '1.0.0';
+
+export const routes = [...coreRoutes, ...environmentRoutes];
 
 let openapi: unknown;
 export const router = new Router(routes, {

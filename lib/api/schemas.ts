@@ -9,7 +9,7 @@ extendZodWithOpenApi(z);
 
 export const Name = z.string().regex(NAME_RE, 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
 export const HolderId = z.string().regex(HOLDER_ID_RE, 'must be 1-128 characters of [A-Za-z0-9._:-]');
-export const AllocationName = z.string().regex(ALLOCATION_NAME_RE, 'must be 1-64 characters of [A-Za-z0-9._:-]');
+export const AllocationName = z.string().regex(ALLOCATION_NAME_RE, 'must be 1-128 characters of [A-Za-z0-9._:-]');
 export const RangeText = z.string().min(1).max(128).openapi({ description: 'CIDR (10.0.0.0/16), span (10.1.0.10-10.1.0.99) or single address; IPv4 or IPv6', example: '10.0.0.0/24' });
 export const Tags = z.record(z.string().min(1).max(LIMITS.tagKey), z.string().max(LIMITS.tagValue)).refine((t) => Object.keys(t).length <= LIMITS.tags, `at most ${LIMITS.tags} tags`);
 export const Metadata = z.record(z.string(), z.unknown()).openapi({ description: `free-form JSON object, at most ${LIMITS.metadataBytes} bytes and ${LIMITS.metadataDepth} levels deep` });

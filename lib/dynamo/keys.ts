@@ -32,5 +32,6 @@ export const keys = {
   allocation: (cloud: string, family: Family, value: bigint) => ({ pk: keys.chunkPk(cloud, family, chunkBaseOf(value)), sk: `ADDR#${offsetKey(offsetIn(value))}` }),
   allocationSk: (offset: number) => `ADDR#${offsetKey(offset)}`,
   holderGsi: (cloud: string, h: Holder) => `HOLDER#${cloud}#${h.kind}#${h.id}`,
+  environment: (cloud: string, name: string) => ({ pk: `ENV#${cloud}#${name}`, sk: 'ENV' }),
   held: (poolUid: string, h: Holder, name: string) => ({ pk: `HELD#${poolUid}#${h.kind}#${h.id}#${name}`, sk: 'HELD' }),
 };

@@ -5,8 +5,10 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
@@ -15,7 +17,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from '../table.js';
 import type { Family } from '../ip.js';
 import type { Allocation, Holder, Pool } from '../model.js';
-import type { AllocationCommit, ChunkChange, ChunkState, CommitOutcome, ReleaseCommit, ShardState, Store } from '../store.js';
+import type { AllocationCommit, ChunkChange, ChunkState, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
 import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
 
 type Item = Record<string, any>;
@@ -507,6 +509,40 @@ export class DynamoStore implements Store {
         },
       },
     ]);
+  }
+
+  async getEnvironment(cloud: string, name: string): Promise<EnvironmentRecord | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.environment(cloud, name), ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, type: _t, ...rest } = r.Item;
+    return rest as EnvironmentRecord;
+  }
+
+  async putEnvironment(rec: EnvironmentRecord, expectToken: string | null): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...keys.environment(rec.cloud, rec.name), type: 'environment', ...rec },
+          ConditionExpression: expectToken === null ? 'attribute_not_exists(pk)' : '#tok = :tok',
+          ...(expectToken === null ? {} : { ExpressionAttributeNames: { '#tok': 'token' }, ExpressionAttributeValues: { ':tok': expectToken } }),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
+  async deleteEnvironment(cloud: string, name: string, expectToken: string): Promise<boolean> {
+    try {
+      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: keys.environment(cloud, name), ConditionExpression: '#tok = :tok', ExpressionAttributeNames: { '#tok': 'token' }, ExpressionAttributeValues: { ':tok': expectToken } }));
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
   }
 
   async lastChange(cloud: string, pools: Pool[]): Promise<number> {

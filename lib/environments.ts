@@ -1,0 +1,252 @@
+/**
+ * Environments: many addresses in one call, all or nothing, for Heat templates (seed 000).
+ *
+ * An environment is a named set of slots. Each slot becomes one or `count` ordinary allocations,
+ * named `{env}.{slot}` (or `{env}.{slot}-1..n`, or the slot's own `name` with the same suffixes),
+ * tagged `ipam:environment={env}`. Because every allocation is idempotent per (pool, holder, name),
+ * applying the same definition again yields the same addresses, however many there are: no single
+ * transaction (DynamoDB stops at 100 items) is needed. The environment item is a lease: one caller
+ * applies or releases at a time; a concurrent identical call waits for that caller's result; a
+ * crashed caller's lease expires and the next call finishes or undoes its work.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { stringify } from 'yaml';
+import { invalid, IpamError } from './errors.js';
+import type { Ipam } from './engine.js';
+import type { Allocation, CallContext, Holder } from './model.js';
+import type { EnvironmentRecord, Store } from './store.js';
+import { checkName, LIMITS, SLOT_RE } from './validate.js';
+
+export interface SlotSpec {
+  zone: string;
+  pool: string;
+  vm?: string;
+  vip?: string;
+  name?: string;
+  count?: number;
+  address?: string;
+  prefixLength?: number;
+  hostname?: string;
+}
+
+export interface EnvironmentSpec {
+  slots: Record<string, SlotSpec>;
+}
+
+export interface EnvironmentView {
+  environment: string;
+  cloud: string;
+  slots: Record<string, { zone: string; pool: string; count?: number; addresses: string[] }>;
+}
+
+export const ENV_TAG = 'ipam:environment';
+const LEASE_MS = 60_000;
+const WAIT_MS = 55_000;
+const PARALLEL = 8;
+
+interface Unit {
+  slot: string;
+  zone: string;
+  pool: string;
+  holder: Holder;
+  name: string;
+  address?: string;
+  prefixLength?: number;
+  hostname?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as any)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable((v as any)[k])}`).join(',')}}`;
+  return JSON.stringify(v ?? null);
+}
+
+/** Suffixes a hostname's first label: web + 2 -> web-2; web.example.com + 2 -> web-2.example.com. */
+function numberedHost(h: string, i: number): string {
+  const dot = h.indexOf('.');
+  return dot < 0 ? `${h}-${i}` : `${h.slice(0, dot)}-${i}${h.slice(dot)}`;
+}
+
+/** The allocations an environment consists of, in slot order. */
+export function unitsOf(env: string, spec: EnvironmentSpec): Unit[] {
+  if (!spec || typeof spec !== 'object' || !spec.slots || typeof spec.slots !== 'object') throw invalid('an environment needs {slots: {<slotName>: {zone, pool, vm|vip, ...}}}');
+  const names = Object.keys(spec.slots);
+  if (names.length === 0) throw invalid('an environment needs at least one slot');
+  if (names.length > LIMITS.environmentSlots) throw invalid(`at most ${LIMITS.environmentSlots} slots per environment`);
+  const units: Unit[] = [];
+  for (const slot of names) {
+    if (!SLOT_RE.test(slot)) throw invalid(`slot name ${JSON.stringify(slot)} is not a Heat parameter name (${SLOT_RE.source})`);
+    const s = spec.slots[slot]!;
+    if ((s.vm === undefined) === (s.vip === undefined)) throw invalid(`slot ${slot}: give exactly one of vm or vip`);
+    const count = s.count ?? 1;
+    if (!Number.isInteger(count) || count < 1) throw invalid(`slot ${slot}: count must be a positive integer`);
+    if (count > 1 && s.address !== undefined) throw invalid(`slot ${slot}: a specific address cannot have count ${count}`);
+    const base = s.name ?? `${env}.${slot}`;
+    const holder: Holder = s.vm !== undefined ? { kind: 'vm', id: s.vm } : { kind: 'vip', id: s.vip! };
+    for (let i = 1; i <= count; i++) {
+      units.push({
+        slot,
+        zone: s.zone,
+        pool: s.pool,
+        holder,
+        name: s.count === undefined ? base : `${base}-${i}`,
+        ...(s.address !== undefined ? { address: s.address } : {}),
+        ...(s.prefixLength !== undefined ? { prefixLength: s.prefixLength } : {}),
+        ...(s.hostname !== undefined ? { hostname: s.count === undefined ? s.hostname : numberedHost(s.hostname, i) } : {}),
+      });
+      if (units.length > LIMITS.environmentAddresses) throw invalid(`an environment holds at most ${LIMITS.environmentAddresses} addresses`);
+    }
+  }
+  return units;
+}
+
+async function inBatches<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) {
+        out[i] = await fn(items[i]!).then(
+          (value) => ({ status: 'fulfilled' as const, value }),
+          (reason) => ({ status: 'rejected' as const, reason }),
+        );
+      }
+    }),
+  );
+  return out;
+}
+
+export class Environments {
+  constructor(
+    private readonly ipam: Ipam,
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Allocates every slot, or nothing. Returns `created: false` when the identical environment already existed. */
+  async apply(cloud: string, env: string, spec: EnvironmentSpec, ctx: CallContext): Promise<{ view: EnvironmentView; created: boolean }> {
+    checkName('cloud', cloud);
+    checkName('environment', env);
+    const units = unitsOf(env, spec);
+    const specHash = createHash('sha256').update(stable(spec)).digest('hex');
+    const token = randomUUID();
+    const deadline = this.now() + WAIT_MS;
+    for (;;) {
+      const cur = await this.store.getEnvironment(cloud, env);
+      if (cur && cur.specHash !== specHash) {
+        throw new IpamError('EnvironmentConflict', `environment ${cloud}/${env} exists with a different definition; release it first (DELETE) to change it`, { environment: env });
+      }
+      if (cur?.state === 'ready') return { view: await this.view(cloud, env, cur.spec as EnvironmentSpec), created: false };
+      const leased = cur && cur.leaseUntil > this.now();
+      if (leased) {
+        if (this.now() > deadline) throw new IpamError('Contention', `environment ${cloud}/${env} is being changed by another call; retry shortly`);
+        await sleep(200);
+        continue;
+      }
+      const at = new Date(this.now()).toISOString();
+      const rec: EnvironmentRecord = { cloud, name: env, spec, specHash, state: 'applying', token, leaseUntil: this.now() + LEASE_MS, createdAt: cur?.createdAt ?? at, createdBy: cur?.createdBy ?? ctx.principal, updatedAt: at };
+      if (await this.store.putEnvironment(rec, cur ? cur.token : null)) break;
+    }
+    // We hold the lease: allocate every unit.
+    const results = await inBatches(units, (u) =>
+      this.ipam.allocate(
+        {
+          cloud,
+          zone: u.zone,
+          pool: u.pool,
+          holder: u.holder,
+          name: u.name,
+          ...(u.address !== undefined ? { address: u.address } : {}),
+          ...(u.prefixLength !== undefined ? { prefixLength: u.prefixLength } : {}),
+          ...(u.hostname !== undefined ? { hostname: u.hostname } : {}),
+          tags: { [ENV_TAG]: env },
+        },
+        ctx,
+      ),
+    );
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      const unit = units[failed]!;
+      const reason = (results[failed] as PromiseRejectedResult).reason;
+      await this.undo(cloud, env, units, ctx);
+      await this.store.deleteEnvironment(cloud, env, token);
+      if (!(reason instanceof IpamError)) throw reason;
+      const status = reason.kind === 'InvalidInput' ? 'InvalidInput' : reason.kind === 'TooBusy' ? 'Contention' : 'EnvironmentConflict';
+      throw new IpamError(status, `slot ${unit.slot} (${unit.zone}/${unit.pool}, ${unit.name}): ${reason.message}; nothing was allocated`, { slot: unit.slot, cause: reason.reason });
+    }
+    const rec = await this.store.getEnvironment(cloud, env);
+    if (!rec || rec.token !== token) throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
+    if (!(await this.store.putEnvironment({ ...rec, state: 'ready', leaseUntil: 0, updatedAt: new Date(this.now()).toISOString() }, token))) {
+      throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
+    }
+    const view = this.viewOf(cloud, env, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: Allocation }>).value.allocation));
+    return { view, created: true };
+  }
+
+  async get(cloud: string, env: string): Promise<EnvironmentView> {
+    checkName('cloud', cloud);
+    checkName('environment', env);
+    const cur = await this.store.getEnvironment(cloud, env);
+    if (!cur || cur.state !== 'ready') throw new IpamError('EnvironmentNotFound', `environment ${cloud}/${env} does not exist`, { environment: env });
+    return this.view(cloud, env, cur.spec as EnvironmentSpec);
+  }
+
+  /** Releases every allocation of the environment and forgets it. */
+  async release(cloud: string, env: string, ctx: CallContext): Promise<Allocation[]> {
+    checkName('cloud', cloud);
+    checkName('environment', env);
+    const token = randomUUID();
+    const deadline = this.now() + WAIT_MS;
+    let cur: EnvironmentRecord | undefined;
+    for (;;) {
+      cur = await this.store.getEnvironment(cloud, env);
+      if (!cur) throw new IpamError('EnvironmentNotFound', `environment ${cloud}/${env} does not exist`, { environment: env });
+      if (cur.leaseUntil > this.now()) {
+        if (this.now() > deadline) throw new IpamError('Contention', `environment ${cloud}/${env} is being changed by another call; retry shortly`);
+        await sleep(200);
+        continue;
+      }
+      if (await this.store.putEnvironment({ ...cur, state: 'releasing', token, leaseUntil: this.now() + LEASE_MS }, cur.token)) break;
+    }
+    const released = await this.undo(cloud, env, unitsOf(env, cur.spec as EnvironmentSpec), ctx);
+    await this.store.deleteEnvironment(cloud, env, token);
+    return released;
+  }
+
+  /** Releases what the units hold, but only allocations tagged as this environment's. */
+  private async undo(cloud: string, env: string, units: Unit[], ctx: CallContext): Promise<Allocation[]> {
+    const results = await inBatches(units, async (u) => {
+      const held = await this.ipam.held(cloud, u.zone, u.pool, u.holder, u.name).catch(() => undefined);
+      if (!held || held.tags[ENV_TAG] !== env) return undefined;
+      return this.ipam.release(cloud, held.address, u.holder, ctx).catch((e) => (e instanceof IpamError && e.reason === 'AllocationNotFound' ? undefined : Promise.reject(e)));
+    });
+    const err = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (err) throw err.reason;
+    return results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+  }
+
+  private async view(cloud: string, env: string, spec: EnvironmentSpec): Promise<EnvironmentView> {
+    const units = unitsOf(env, spec);
+    const held = await inBatches(units, (u) => this.ipam.held(cloud, u.zone, u.pool, u.holder, u.name));
+    return this.viewOf(cloud, env, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
+  }
+
+  private viewOf(cloud: string, env: string, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
+    const slots: EnvironmentView['slots'] = {};
+    units.forEach((u, i) => {
+      const s = (slots[u.slot] ??= { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] });
+      const a = allocations[i];
+      if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
+    });
+    return { environment: env, cloud, slots };
+  }
+}
+
+/** A Heat environment file: each slot a parameter default; `count` slots a comma_delimited_list. */
+export function heatEnvironment(view: EnvironmentView): string {
+  const params: Record<string, string> = {};
+  for (const [slot, s] of Object.entries(view.slots)) params[slot] = s.count === undefined ? (s.addresses[0] ?? '') : s.addresses.join(',');
+  return `# Heat environment for ${view.cloud}/${view.environment}, generated by IPAM\n${stringify({ parameter_defaults: params })}`;
+}
