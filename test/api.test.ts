@@ -4,12 +4,9 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../lib/client.js';
-import { ADMIN, DMZ_ONLY, startService, type RunningService } from './service.js';
+import { ADMIN, DMZ_ONLY, sendSigned, signRequest, startService, type RunningService, type SendOverride, type SignOptions } from './service.js';
 import { ddbEndpoint } from './support.js';
 
 const exec = promisify(execFile);
@@ -22,34 +19,8 @@ afterAll(async () => {
   await svc?.stop();
 });
 
-/** A raw signed request (so tests can tamper with what was signed). */
-async function signed(method: string, path: string, opts: { body?: string; query?: Record<string, string>; headers?: Record<string, string>; caller?: typeof ADMIN; signingDate?: Date; region?: string; service?: string } = {}) {
-  const url = new URL(svc.url);
-  const caller = opts.caller ?? ADMIN;
-  const signer = new SignatureV4({ service: opts.service ?? 'execute-api', region: opts.region ?? 'us-east-1', credentials: { accessKeyId: caller.accessKeyId, secretAccessKey: caller.secretAccessKey }, sha256: Sha256 });
-  const req = new HttpRequest({
-    method,
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path,
-    query: opts.query ?? {},
-    headers: { host: url.host, 'content-type': 'application/json', ...opts.headers },
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-  });
-  return signer.sign(req, opts.signingDate ? { signingDate: opts.signingDate } : {});
-}
-
-async function send(req: { method: string; path: string; query?: unknown; headers: unknown; body?: unknown }, override: { body?: string; path?: string; headers?: Record<string, string> } = {}) {
-  const qs = new URLSearchParams(req.query as Record<string, string>).toString();
-  const res = await fetch(`${svc.url}${override.path ?? req.path}${qs ? `?${qs}` : ''}`, {
-    method: req.method,
-    headers: { ...(req.headers as Record<string, string>), ...override.headers },
-    ...(override.body ?? req.body ? { body: (override.body ?? req.body) as string } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
-}
+const signed = (method: string, path: string, opts: SignOptions = {}) => signRequest(svc, method, path, opts);
+const send = (req: Awaited<ReturnType<typeof signRequest>>, override: SendOverride = {}) => sendSigned(svc, req, override);
 
 async function curl(method: string, path: string, body?: unknown, caller = ADMIN) {
   const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--aws-sigv4', 'aws:amz:us-east-1:execute-api', '--user', `${caller.accessKeyId}:${caller.secretAccessKey}`];

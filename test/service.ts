@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { IpamClient } from '../lib/client.js';
 
 export const ADMIN = { accessKeyId: 'AKIAADMINTEST0000001', secretAccessKey: 'admin-secret-0123456789abcdefghijklmnopqrs', principal: 'arn:aws:iam::111122223333:role/admin' };
@@ -59,4 +62,56 @@ export async function startService(env: Record<string, string> = {}, opts: { dat
       return exited;
     },
   };
+}
+
+export interface SignOptions {
+  body?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  caller?: { accessKeyId: string; secretAccessKey: string };
+  signingDate?: Date;
+  region?: string;
+  service?: string;
+}
+
+/** A raw request signed by the AWS SDK's SigV4 signer (so tests can tamper with what was signed). */
+export async function signRequest(svc: { url: string }, method: string, path: string, opts: SignOptions = {}) {
+  const url = new URL(svc.url);
+  const caller = opts.caller ?? ADMIN;
+  const signer = new SignatureV4({ service: opts.service ?? 'execute-api', region: opts.region ?? 'us-east-1', credentials: { accessKeyId: caller.accessKeyId, secretAccessKey: caller.secretAccessKey }, sha256: Sha256 });
+  const req = new HttpRequest({
+    method,
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path,
+    query: opts.query ?? {},
+    headers: { host: url.host, 'content-type': 'application/json', ...opts.headers },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+  });
+  return signer.sign(req, opts.signingDate ? { signingDate: opts.signingDate } : {});
+}
+
+export interface SendOverride {
+  body?: string;
+  path?: string;
+  headers?: Record<string, string>;
+}
+
+/** Sends a signed request as is (or with parts swapped after signing); parses a JSON answer. */
+export async function sendSigned(svc: { url: string }, req: { method: string; path: string; query?: unknown; headers: unknown; body?: unknown }, override: SendOverride = {}) {
+  const qs = new URLSearchParams(req.query as Record<string, string>).toString();
+  const res = await fetch(`${svc.url}${override.path ?? req.path}${qs ? `?${qs}` : ''}`, {
+    method: req.method,
+    headers: { ...(req.headers as Record<string, string>), ...override.headers },
+    ...((override.body ?? req.body) ? { body: (override.body ?? req.body) as string } : {}),
+  });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body };
 }
