@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { invalid, IpamError } from './errors.js';
 import {
+  addressAt,
   BITS,
   blockSize,
   containsSpan,
@@ -22,6 +23,7 @@ import {
   parseRange,
   parseRanges,
   randomBelow,
+  segmentOf,
   subtract,
   totalSize,
   type Family,
@@ -760,13 +762,7 @@ function alignedCandidates(segments: Segment[], size: bigint): Candidates {
   return {
     total,
     at(i: bigint) {
-      let lo = 0;
-      let hi = counts.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (cum[mid]! <= i) lo = mid;
-        else hi = mid - 1;
-      }
+      let lo = segmentOf(cum, i);
       while (counts[lo] === 0n) lo++;
       return firsts[lo]! + (i - cum[lo]!) * size;
     },
@@ -779,14 +775,7 @@ function chunksOf(segments: Segment[]): Candidates {
   return {
     total: totalSize(chunkSegs),
     at(i: bigint) {
-      let lo = 0;
-      let hi = chunkSegs.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (offs[mid]! <= i) lo = mid;
-        else hi = mid - 1;
-      }
-      return (chunkSegs[lo]!.start + (i - offs[lo]!)) * CHUNK;
+      return addressAt(chunkSegs, offs, i) * CHUNK;
     },
   };
 }

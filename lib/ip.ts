@@ -205,14 +205,20 @@ export function containsSpan(segments: readonly Segment[], start: bigint, end: b
  * cumulative sizes (`offsets[i]` = number of addresses before segment i).
  */
 export function addressAt(segments: readonly Segment[], offsets: readonly bigint[], index: bigint): bigint {
+  const i = segmentOf(offsets, index);
+  return segments[i]!.start + (index - offsets[i]!);
+}
+
+/** The last i with offsets[i] <= index (offsets ascending, offsets[0] = 0). */
+export function segmentOf(offsets: readonly bigint[], index: bigint): number {
   let lo = 0;
-  let hi = segments.length - 1;
+  let hi = offsets.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     if (offsets[mid]! <= index) lo = mid;
     else hi = mid - 1;
   }
-  return segments[lo]!.start + (index - offsets[lo]!);
+  return lo;
 }
 
 export function cumulativeOffsets(segments: readonly Segment[]): bigint[] {

@@ -11,6 +11,7 @@ import {
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  type QueryCommandInput,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -118,18 +119,12 @@ export class DynamoStore implements Store {
   // ---------- pools ----------
 
   async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }> {
-    const pk = keys.cloud(cloud).pk;
     let cloudVersion = 0;
     const pools: Pool[] = [];
-    let start: Item | undefined;
-    do {
-      const r = await this.doc.send(new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey: start }));
-      for (const i of r.Items ?? []) {
-        if (i.type === 'cloud') cloudVersion = Number(i.version);
-        else if (i.type === 'pool') pools.push(PoolEntity.fromItem(i));
-      }
-      start = r.LastEvaluatedKey;
-    } while (start);
+    for await (const i of this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.cloud(cloud).pk }, ConsistentRead: true })) {
+      if (i.type === 'cloud') cloudVersion = Number(i.version);
+      else if (i.type === 'pool') pools.push(PoolEntity.fromItem(i));
+    }
     return { cloudVersion, pools };
   }
 
@@ -230,21 +225,13 @@ export class DynamoStore implements Store {
     const g = GSI_POOL_CHUNKS;
     const lo = baseKey(pool.family, from ?? 0n);
     const hi = to === undefined ? `${pool.family}:~` : baseKey(pool.family, to);
-    let start: Item | undefined;
-    do {
-      const r = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: g.name,
-          KeyConditionExpression: '#p = :p AND #s BETWEEN :lo AND :hi',
-          ExpressionAttributeNames: { '#p': g.partitionKey, '#s': g.sortKey },
-          ExpressionAttributeValues: { ':p': keys.poolChunksGsi(pool.uid, pool.family, 0n).gsi2pk, ':lo': lo, ':hi': hi },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of r.Items ?? []) yield parseBaseKey(i[g.sortKey]).base;
-      start = r.LastEvaluatedKey;
-    } while (start);
+    const items = this.queryAll({
+      IndexName: g.name,
+      KeyConditionExpression: '#p = :p AND #s BETWEEN :lo AND :hi',
+      ExpressionAttributeNames: { '#p': g.partitionKey, '#s': g.sortKey },
+      ExpressionAttributeValues: { ':p': keys.poolChunksGsi(pool.uid, pool.family, 0n).gsi2pk, ':lo': lo, ':hi': hi },
+    });
+    for await (const i of items) yield parseBaseKey(i[g.sortKey]).base;
   }
 
   private chunkUpdate(pool: Pool, ch: ChunkChange, mode: 'allocate' | 'release', quarantineUntil = 0): TxItem {
@@ -435,42 +422,26 @@ export class DynamoStore implements Store {
 
   async chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]> {
     const out: Allocation[] = [];
-    let start: Item | undefined;
-    do {
-      const r = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-          FilterExpression: '#st = :allocated AND poolUid = :uid',
-          ExpressionAttributeNames: { '#st': 'state' },
-          ExpressionAttributeValues: { ':pk': keys.chunkPk(pool.cloud, pool.family, base), ':lo': keys.allocationSk(fromOffset), ':hi': keys.allocationSk(255), ':allocated': 'allocated', ':uid': pool.uid },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of r.Items ?? []) out.push(AllocationEntity.fromItem(i));
-      start = r.LastEvaluatedKey;
-    } while (start);
+    const items = this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      FilterExpression: '#st = :allocated AND poolUid = :uid',
+      ExpressionAttributeNames: { '#st': 'state' },
+      ExpressionAttributeValues: { ':pk': keys.chunkPk(pool.cloud, pool.family, base), ':lo': keys.allocationSk(fromOffset), ':hi': keys.allocationSk(255), ':allocated': 'allocated', ':uid': pool.uid },
+      ConsistentRead: true,
+    });
+    for await (const i of items) out.push(AllocationEntity.fromItem(i));
     return out;
   }
 
   async byHolder(cloud: string, holder: Holder): Promise<Allocation[]> {
     const out: Allocation[] = [];
-    let start: Item | undefined;
-    do {
-      const r = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: GSI_HOLDER.name,
-          KeyConditionExpression: '#p = :p',
-          ExpressionAttributeNames: { '#p': GSI_HOLDER.partitionKey },
-          ExpressionAttributeValues: { ':p': keys.holderGsi(cloud, holder) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of r.Items ?? []) if (i.state === 'allocated') out.push(AllocationEntity.fromItem(i));
-      start = r.LastEvaluatedKey;
-    } while (start);
+    const items = this.queryAll({
+      IndexName: GSI_HOLDER.name,
+      KeyConditionExpression: '#p = :p',
+      ExpressionAttributeNames: { '#p': GSI_HOLDER.partitionKey },
+      ExpressionAttributeValues: { ':p': keys.holderGsi(cloud, holder) },
+    });
+    for await (const i of items) if (i.state === 'allocated') out.push(AllocationEntity.fromItem(i));
     return out;
   }
 
@@ -551,6 +522,16 @@ export class DynamoStore implements Store {
   }
 
   // ---------- helpers ----------
+
+  /** Every item a Query matches, page by page. */
+  private async *queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncIterable<Item> {
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start }));
+      yield* r.Items ?? [];
+      start = r.LastEvaluatedKey;
+    } while (start);
+  }
 
   private async tx(items: TxItem[]): Promise<'ok' | 'raced'> {
     try {
