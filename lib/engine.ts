@@ -300,6 +300,62 @@ export class Ipam {
     throw contention('allocating');
   }
 
+  /**
+   * Bulk loading: allocates single addresses for many (holder, name) pairs, packing up to 48 of
+   * them into one transaction per chunk (a transaction holds at most 100 items). Each pack is all
+   * or nothing under the same conditions as one allocation; a pack that loses a race (a holder
+   * that already holds, a chunk that changed) falls back to allocating its members one by one.
+   */
+  async bulkAllocate(cloud: string, zone: string, poolName: string, requests: { holder: Holder; name?: string; hostname?: string }[], ctx: CallContext): Promise<Allocation[]> {
+    const out: Allocation[] = [];
+    let i = 0;
+    while (i < requests.length) {
+      const pool = await this.requirePool(cloud, zone, poolName);
+      const geo = this.geometry(pool);
+      const picked = await this.pick(pool, geo, 1n, BITS[pool.family]);
+      if (!picked) throw new IpamError('PoolExhausted', `pool ${cloud}/${zone}/${poolName} has no free address`, { pool: poolName });
+      const base = picked.plan[0]!.base;
+      const state = await this.store.getChunk(pool, base);
+      const nowMs = this.now();
+      const free = this.freeOffsets(pool, geo, base, state, nowMs).filter((o) => !state?.quarantine.has(o));
+      const pack = requests.slice(i, i + Math.min(48, free.length));
+      if (pack.length === 0) continue;
+      const at = new Date(nowMs).toISOString();
+      const allocations = pack.map((r, k): Allocation => {
+        const address = formatAddress(pool.family, base + BigInt(free[k]!));
+        const holder = checkHolder(r.holder);
+        return {
+          cloud,
+          zone,
+          pool: poolName,
+          address,
+          cidr: `${address}/${BITS[pool.family]}`,
+          prefixLength: BITS[pool.family],
+          family: pool.family,
+          ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
+          name: r.name === undefined ? 'default' : checkAllocationName(r.name),
+          ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}),
+          tags: {},
+          metadata: {},
+          allocatedAt: at,
+          allocatedBy: ctx.principal,
+          ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+          version: 1,
+        };
+      });
+      const chunk: ChunkChange = { base, offsets: free.slice(0, pack.length), expectVersion: state?.version ?? null };
+      if ((await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards) })) === 'ok') {
+        out.push(...allocations);
+        this.noteTaken(pool, chunk);
+      } else {
+        this.chunkCache.delete(chunkKey(pool, base));
+        for (const r of pack) out.push((await this.allocate({ cloud, zone, pool: poolName, ...r }, ctx)).allocation);
+      }
+      i += pack.length;
+    }
+    return out;
+  }
+
   /** The same (pool, holder, name) asked again: the existing allocation, unless it contradicts the request. */
   private repeat(existing: Allocation, req: AllocateRequest, prefix: number): { allocation: Allocation; created: boolean } {
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);

@@ -44,6 +44,14 @@ export interface AllocationCommit {
   addressCount: bigint;
 }
 
+/** Many allocations in one chunk, committed together (bulk loading). */
+export interface BulkCommit {
+  pool: Pool;
+  allocations: Allocation[];
+  chunk: ChunkChange;
+  shard: number;
+}
+
 export type CommitOutcome =
   | { ok: true }
   | { ok: false; reason: 'holder'; existing?: Allocation }
@@ -99,6 +107,8 @@ export interface Store {
   // Allocations.
   commitAllocation(c: AllocationCommit): Promise<CommitOutcome>;
   commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'>;
+  /** All or none of the allocations; the chunk must still be at `chunk.expectVersion`. */
+  commitBulk(c: BulkCommit): Promise<'ok' | 'raced'>;
   getAllocationAt(cloud: string, family: 4 | 6, value: bigint): Promise<Allocation | undefined>;
   /** Block allocations recorded in the chunk that holds `value` (any pool). */
   blocksCovering(cloud: string, family: 4 | 6, value: bigint): Promise<string[]>;

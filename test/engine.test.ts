@@ -279,6 +279,24 @@ describe('allocations', () => {
   });
 });
 
+describe('bulk loading', () => {
+  it('packs many allocations per transaction, uniquely, and falls back to one by one on a repeat', async () => {
+    const { ipam } = await freshIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.60.0.0/22'], exclude: ['10.60.1.0/25'] }, ctx);
+    await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'first' } }, ctx);
+    const reqs = Array.from({ length: 500 }, (_, i) => ({ holder: { kind: 'vm' as const, id: `bulk-${i}` }, hostname: `h${i}` }));
+    const got = await ipam.bulkAllocate('c', 'z', 'p', reqs, ctx);
+    expect(got).toHaveLength(500);
+    expect(new Set(got.map((a) => a.address)).size).toBe(500);
+    expect(got.some((a) => a.address.startsWith('10.60.1.') && Number(a.address.split('.')[3]) < 128)).toBe(false);
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('501');
+    expect((await ipam.lookup('c', got[123]!.address)).vm).toBe('bulk-123');
+    const again = await ipam.bulkAllocate('c', 'z', 'p', reqs.slice(0, 60), ctx);
+    expect(again.map((a) => a.address)).toEqual(got.slice(0, 60).map((a) => a.address));
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('501');
+  });
+});
+
 describe('concurrency', () => {
   it('hands every address out exactly once to 40 concurrent allocators in 4 engines, and the surplus gets PoolExhausted', async () => {
     const { ipam, store } = await freshIpam();

@@ -18,7 +18,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from '../table.js';
 import type { Family } from '../ip.js';
 import type { Allocation, Holder, Pool } from '../model.js';
-import type { AllocationCommit, ChunkChange, ChunkState, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
+import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
 import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
 
 type Item = Record<string, any>;
@@ -357,6 +357,28 @@ export class DynamoStore implements Store {
       if (failed(n)) return { ok: false, reason: 'taken' };
       return { ok: false, reason: 'contention' };
     }
+  }
+
+  async commitBulk(c: BulkCommit): Promise<'ok' | 'raced'> {
+    const { pool } = c;
+    const items: TxItem[] = [this.chunkUpdate(pool, c.chunk, 'allocate')];
+    c.allocations.forEach((a, i) => {
+      const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
+      items.push(
+        { Put: { TableName: this.table, Item: AllocationEntity.toItem(a, pool, c.chunk.base + BigInt(c.chunk.offsets[i]!)), ConditionExpression: 'attribute_not_exists(pk) OR #st = :released', ExpressionAttributeNames: { '#st': 'state' }, ExpressionAttributeValues: { ':released': 'released' } } },
+        { Put: { TableName: this.table, Item: { ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      );
+    });
+    items.push({
+      Update: {
+        TableName: this.table,
+        Key: keys.shard(pool.uid, c.shard),
+        UpdateExpression: 'ADD allocated :n, seq :one SET lastChange = :now',
+        ConditionExpression: 'epoch = :e',
+        ExpressionAttributeValues: { ':n': c.allocations.length, ':one': 1, ':e': pool.epoch, ':now': Date.now() },
+      },
+    });
+    return this.tx(items);
   }
 
   async commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'> {
