@@ -226,6 +226,7 @@ export class Ipam {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const pool = await this.requirePool(req.cloud, req.zone, req.pool, refreshPool);
       refreshPool = false;
+      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
       const geo = this.geometry(pool);
       const prefix = checkPrefix(pool.family, req.prefixLength ?? wanted?.prefixLength ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family];
       const size = blockSize(pool.family, prefix);
@@ -354,6 +355,108 @@ export class Ipam {
       i += pack.length;
     }
     return out;
+  }
+
+  /**
+   * Imports allocations into an empty pool, filling it in address order: the migration path from
+   * another IPAM, and the way to load millions quickly. The pool is fenced for the duration
+   * (allocations are refused with a retryable error), records are written with plain batch writes,
+   * and the counters are set when it ends. Holder claims must be unique within the import.
+   */
+  async importAllocations(
+    cloud: string,
+    zone: string,
+    poolName: string,
+    source: AsyncIterable<{ holder: Holder; name?: string; hostname?: string; mac?: string }> | Iterable<{ holder: Holder; name?: string; hostname?: string; mac?: string }>,
+    ctx: CallContext,
+    onProgress?: (imported: number) => void,
+  ): Promise<{ imported: number }> {
+    const start = await this.requirePool(cloud, zone, poolName, true);
+    if (start.importing) throw new IpamError('Contention', `pool ${cloud}/${zone}/${poolName} is already being imported`);
+    const shards0 = await this.store.readShards(start);
+    if (shards0.some((sh) => sh.allocated !== 0n)) throw new IpamError('PoolNotEmpty', `import needs an empty pool; ${cloud}/${zone}/${poolName} holds allocations`);
+    const { cloudVersion } = await this.store.listPools(cloud);
+    const at = new Date(this.now()).toISOString();
+    const fenced: Pool = { ...start, importing: true, epoch: start.epoch + 1, updatedAt: at, updatedBy: ctx.principal };
+    if ((await this.store.replacePoolTopology(start, fenced, cloudVersion, shards0)) !== 'ok') throw contention('starting the import');
+    this.remember(fenced);
+    const geo = this.geometry(fenced);
+    const chunks = chunksOf(geo.segments);
+    const seen = new Set<string>();
+    const iter = (Symbol.asyncIterator in source ? (source as AsyncIterable<any>)[Symbol.asyncIterator]() : (source as Iterable<any>)[Symbol.iterator]()) as AsyncIterator<any> | Iterator<any>;
+    let imported = 0;
+    let sourceDone = false;
+    let failure: unknown;
+    try {
+      outer: for (let c = 0n; c < chunks.total; c += 64n) {
+        const bases: bigint[] = [];
+        for (let j = c; j < c + 64n && j < chunks.total; j++) bases.push(chunks.at(j));
+        const existing = await this.store.getChunks(fenced, bases);
+        const writes: Promise<void>[] = [];
+        let counted = 0;
+        for (const base of bases) {
+          if (existing.has(base)) continue; // a chunk with history (quarantine) is left to normal allocation
+          const free = this.freeOffsets(fenced, geo, base, undefined, 0);
+          const offsets: number[] = [];
+          const allocations: Allocation[] = [];
+          for (const o of free) {
+            const next = await iter.next();
+            if (next.done) break;
+            const r = next.value;
+            const holder = checkHolder(r.holder);
+            const name = r.name === undefined ? 'default' : checkAllocationName(r.name);
+            const key = `${holder.kind}#${holder.id}#${name}`;
+            if (seen.has(key)) throw invalid(`the import names ${holderText(holder)} ${JSON.stringify(name)} twice`);
+            seen.add(key);
+            const address = formatAddress(fenced.family, base + BigInt(o));
+            offsets.push(o);
+            allocations.push({
+              cloud,
+              zone,
+              pool: poolName,
+              address,
+              cidr: `${address}/${BITS[fenced.family]}`,
+              prefixLength: BITS[fenced.family],
+              family: fenced.family,
+              ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
+              name,
+              ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}),
+              ...(r.mac ? { mac: normalizeMac(r.mac) } : {}),
+              tags: {},
+              metadata: {},
+              allocatedAt: at,
+              allocatedBy: ctx.principal,
+              ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+              version: 1,
+            });
+          }
+          if (offsets.length) {
+            counted += offsets.length;
+            writes.push(this.store.importChunk(fenced, base, offsets, allocations));
+          }
+          if (offsets.length < free.length) {
+            sourceDone = true;
+            break;
+          }
+        }
+        await Promise.all(writes);
+        imported += counted;
+        onProgress?.(imported);
+        if (sourceDone) break outer;
+      }
+      if (!sourceDone && !(await iter.next()).done) failure = new IpamError('PoolExhausted', `pool ${cloud}/${zone}/${poolName} is full after importing ${imported}; the rest was not imported`, { imported });
+    } catch (e) {
+      failure = e;
+    }
+    // End the import whatever happened, with the counters matching what was written.
+    const shards = await this.store.readShards(fenced);
+    const counts = shards.map((_, k) => BigInt(Math.floor(imported / shards.length) + (k < imported % shards.length ? 1 : 0)));
+    const done: Pool = { ...fenced, importing: false, epoch: fenced.epoch + 1, updatedAt: new Date(this.now()).toISOString() };
+    delete done.importing;
+    if ((await this.store.finishImport(fenced, done, shards, counts)) !== 'ok') throw contention('finishing the import');
+    this.remember(done);
+    if (failure) throw failure;
+    return { imported };
   }
 
   /** The same (pool, holder, name) asked again: the existing allocation, unless it contradicts the request. */

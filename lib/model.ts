@@ -42,6 +42,8 @@ export interface Pool {
   epoch: number;
   /** Number of counter shards (the pool's sharded utilisation counters and fences). */
   shards: number;
+  /** Set while a bulk import owns the pool: allocations are refused until it finishes. */
+  importing?: boolean;
   createdAt: string;
   createdBy: string;
   updatedAt: string;

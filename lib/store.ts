@@ -107,6 +107,10 @@ export interface Store {
   // Allocations.
   commitAllocation(c: AllocationCommit): Promise<CommitOutcome>;
   commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'>;
+  /** Import: writes one chunk's free-slot item and its allocations as plain (unconditional) puts. */
+  importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[]): Promise<void>;
+  /** Import: ends it (pool item replaced, shards get the counts and the new epoch), fenced on the shards' seq. */
+  finishImport(prev: Pool, next: Pool, shards: ShardState[], counts: bigint[]): Promise<'ok' | 'raced'>;
   /** All or none of the allocations; the chunk must still be at `chunk.expectVersion`. */
   commitBulk(c: BulkCommit): Promise<'ok' | 'raced'>;
   getAllocationAt(cloud: string, family: 4 | 6, value: bigint): Promise<Allocation | undefined>;

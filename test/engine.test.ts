@@ -297,6 +297,50 @@ describe('bulk loading', () => {
   });
 });
 
+describe('import', () => {
+  it('fills an empty pool in address order, fenced, with counters set at the end', async () => {
+    const { ipam, store } = await freshIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.70.0.0/20'], exclude: ['10.70.0.0'] }, ctx);
+    const other = new Ipam(store);
+    await other.getPool('c', 'z', 'p'); // caches the pool as it was before the import
+    const seen: number[] = [];
+    let racing: Promise<unknown> | undefined;
+    const r = await ipam.importAllocations('c', 'z', 'p', Array.from({ length: 3000 }, (_, i) => ({ holder: { kind: 'vm' as const, id: `imp-${i}` }, hostname: `imp-${i}` })), ctx, (n) => {
+      seen.push(n);
+      // another engine, with the pool cached from before the import, tries to allocate while it runs
+      racing ??= other.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'racer' } }, ctx).catch((e) => e);
+    });
+    expect(r.imported).toBe(3000);
+    expect(seen.at(-1)).toBe(3000);
+    const raced = await racing;
+    expect(raced).toBeInstanceOf(IpamError);
+    expect((raced as IpamError).reason).toBe('Contention');
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('3000');
+    expect((await ipam.lookup('c', '10.70.0.1')).vm).toBe('imp-0');
+    expect((await ipam.lookup('c', '10.70.0.1')).hostname).toBe('imp-0');
+    const after = await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'after' } }, ctx);
+    const all = [];
+    for await (const a of ipam.iterateAllocations('c')) all.push(a.address);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toContain(after.allocation.address);
+    expect(await ipam.importAllocations('c', 'z', 'p', [{ holder: { kind: 'vm', id: 'x' } }], ctx).catch((e) => e.reason)).toBe('PoolNotEmpty');
+  });
+
+  it('refuses a duplicate claim, and leaves the pool usable with what was written', async () => {
+    const { ipam } = await freshIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.71.0.0/24'] }, ctx);
+    const dup = [{ holder: { kind: 'vm' as const, id: 'a' } }, { holder: { kind: 'vm' as const, id: 'a' } }];
+    expect(await ipam.importAllocations('c', 'z', 'p', dup, ctx).catch((e) => e.reason)).toBe('InvalidInput');
+    const pool = await ipam.getPool('c', 'z', 'p');
+    expect(pool.importing).toBeUndefined();
+    expect(pool.allocated).toBe('0');
+    await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'b' } }, ctx);
+    const tooMany = await ipam.createPool('c', 'z', 'small', { ranges: ['10.72.0.1-10.72.0.3'] }, ctx).then(() => ipam.importAllocations('c', 'z', 'small', Array.from({ length: 5 }, (_, i) => ({ holder: { kind: 'vm' as const, id: `s${i}` } })), ctx).catch((e) => e));
+    expect(tooMany.reason).toBe('PoolExhausted');
+    expect((await ipam.getPool('c', 'z', 'small')).allocated).toBe('3');
+  });
+});
+
 describe('concurrency', () => {
   it('hands every address out exactly once to 40 concurrent allocators in 4 engines, and the surplus gets PoolExhausted', async () => {
     const { ipam, store } = await freshIpam();

@@ -5,6 +5,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -36,7 +37,7 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
 
 // ---------- entities: item <-> domain ----------
 
-const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'] as const;
+const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'] as const;
 
 export const PoolEntity = {
   toItem(p: Pool): Item {
@@ -379,6 +380,43 @@ export class DynamoStore implements Store {
       },
     });
     return this.tx(items);
+  }
+
+  async importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[]): Promise<void> {
+    const gsi = keys.poolChunksGsi(pool.uid, pool.family, base);
+    const puts: Item[] = [{ ...keys.chunkMeta(pool.cloud, pool.family, base, pool.uid), ...gsi, type: 'chunk', poolUid: pool.uid, cloud: pool.cloud, used: new Set(offsets), ver: 1 }];
+    allocations.forEach((a, i) => {
+      const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
+      puts.push(AllocationEntity.toItem(a, pool, base + BigInt(offsets[i]!)));
+      puts.push({ ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family });
+    });
+    const batches: Item[][] = [];
+    for (let i = 0; i < puts.length; i += 25) batches.push(puts.slice(i, i + 25));
+    await Promise.all(
+      batches.map(async (batch) => {
+        let pending = batch.map((Item) => ({ PutRequest: { Item } }));
+        for (let attempt = 0; pending.length > 0; attempt++) {
+          const r = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
+          pending = (r.UnprocessedItems?.[this.table] as typeof pending | undefined) ?? [];
+          if (pending.length > 0) await new Promise((res) => setTimeout(res, Math.min(1000, 20 * 2 ** attempt)));
+        }
+      }),
+    );
+  }
+
+  async finishImport(prev: Pool, next: Pool, shards: ShardState[], counts: bigint[]): Promise<'ok' | 'raced'> {
+    return this.tx([
+      { Put: { TableName: this.table, Item: PoolEntity.toItem(next), ConditionExpression: 'uid = :uid AND epoch = :e', ExpressionAttributeValues: { ':uid': prev.uid, ':e': prev.epoch } } },
+      ...shards.map((s, i) => ({
+        Update: {
+          TableName: this.table,
+          Key: keys.shard(prev.uid, s.index),
+          UpdateExpression: 'SET epoch = :next, allocated = :n, lastChange = :now ADD seq :one',
+          ConditionExpression: 'seq = :seq AND epoch = :e',
+          ExpressionAttributeValues: { ':next': next.epoch, ':n': counts[i] ?? 0n, ':now': Date.now(), ':one': 1, ':seq': s.seq, ':e': prev.epoch },
+        },
+      })),
+    ]);
   }
 
   async commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'> {

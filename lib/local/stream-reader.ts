@@ -129,8 +129,8 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
   const eventsPath = path.join(opts.dataDir, EVENTS_FILE);
   const checkpointPath = path.join(opts.dataDir, CHECKPOINT_FILE);
 
-  const file = await EventFile.open(eventsPath, fail);
   const checkpoint = await loadCheckpoint(checkpointPath, opts.table);
+  const file = await EventFile.open(eventsPath, fail);
 
   const clientConfig = { endpoint: opts.endpoint, region: opts.region ?? 'us-east-1', credentials: opts.credentials ?? LOCAL_CREDENTIALS };
   const streams: StreamsClientLike = opts.streamsClient ?? new DynamoDBStreamsClient(clientConfig);
@@ -266,7 +266,14 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
     if (records.length > 0) {
       const first = createdMs(records[0]!);
       s.behindSince ??= Math.min(Date.now(), first === undefined ? Infinity : first + APPROX_TIME_PRECISION_MS);
-      if (!(await deliver(s, records))) return records.length;
+      let delivered: boolean;
+      try {
+        delivered = await deliver(s, records);
+      } catch (e) {
+        s.iterator = undefined; // read again from the checkpoint
+        throw e;
+      }
+      if (!delivered) return records.length;
     } else s.behindSince = undefined;
     if (r.NextShardIterator) s.iterator = r.NextShardIterator;
     else {
@@ -347,20 +354,30 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
     }
   };
 
+  const close = async () => {
+    await file.close();
+    streams.destroy?.();
+    dynamodb?.destroy();
+  };
   // Fail fast on a wrong endpoint or table; afterwards errors are reported and retried.
-  await refresh();
+  try {
+    await refresh();
+  } catch (e) {
+    await close();
+    throw e;
+  }
   const running = loop();
+  let stopped: Promise<void> | undefined;
 
   return {
-    async stop() {
-      if (!stopping) {
+    stop() {
+      stopped ??= (async () => {
         stopping = true;
         wake?.();
-      }
-      await running;
-      await file.close();
-      streams.destroy?.();
-      dynamodb?.destroy();
+        await running;
+        await close();
+      })();
+      return stopped;
     },
     lagMs() {
       let since = Infinity;
@@ -376,6 +393,7 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
 class EventFile {
   private readonly recent = new Set<string>();
   private readonly order: string[] = [];
+  private size = 0;
 
   private constructor(private readonly fh: FileHandle) {}
 
@@ -383,6 +401,7 @@ class EventFile {
     const fh = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_APPEND, 0o600);
     const out = new EventFile(fh);
     const { size } = await fh.stat();
+    out.size = size;
     if (size === 0) return out;
     const from = Math.max(0, size - TAIL_BYTES);
     const buf = Buffer.alloc(size - from);
@@ -395,6 +414,7 @@ class EventFile {
       else {
         const keep = from + Buffer.byteLength(text.slice(0, lastNl + 1), 'utf8');
         await fh.truncate(keep);
+        out.size = keep;
         fail(`${file}: cut off a torn last line (${size - keep} bytes) left by an interrupted write`);
         text = text.slice(0, lastNl + 1);
       }
@@ -415,14 +435,24 @@ class EventFile {
 
   async append(events: SecurityEvent[]): Promise<void> {
     const lines: string[] = [];
+    const ids = new Set<string>();
     for (const e of events) {
-      if (this.recent.has(e.eventId)) continue;
+      if (this.recent.has(e.eventId) || ids.has(e.eventId)) continue;
+      ids.add(e.eventId);
       lines.push(JSON.stringify(e) + '\n');
-      this.remember(e.eventId);
     }
     if (lines.length === 0) return;
-    await this.fh.appendFile(lines.join(''), 'utf8');
-    await this.fh.datasync();
+    const data = Buffer.from(lines.join(''), 'utf8');
+    try {
+      await this.fh.appendFile(data);
+      await this.fh.datasync();
+    } catch (e) {
+      // Leave no partial line behind: the batch is read again from the checkpoint.
+      await this.fh.truncate(this.size).catch(() => undefined);
+      throw e;
+    }
+    this.size += data.length;
+    for (const id of ids) this.remember(id);
   }
 
   async close(): Promise<void> {
