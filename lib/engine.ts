@@ -116,6 +116,7 @@ export class Ipam {
       createdBy: ctx.principal,
       updatedAt: at,
       updatedBy: ctx.principal,
+      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     };
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const { cloudVersion, pools } = await this.store.listPools(cloud);
@@ -160,6 +161,8 @@ export class Ipam {
       const prev = await this.requirePool(cloud, zone, name, true);
       const at = new Date(this.now()).toISOString();
       const next: Pool = { ...prev, ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}), updatedAt: at, updatedBy: ctx.principal };
+      if (ctx.requestId) next.requestId = ctx.requestId;
+      else delete next.requestId;
       if (!topology) {
         if ((await this.store.updatePoolAttributes(prev, next)) === 'ok') {
           this.remember(next);
@@ -193,14 +196,14 @@ export class Ipam {
     throw contention('updating the pool');
   }
 
-  async deletePool(cloud: string, zone: string, name: string): Promise<void> {
+  async deletePool(cloud: string, zone: string, name: string, ctx: CallContext): Promise<void> {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const pool = await this.requirePool(cloud, zone, name, true);
       const shards = await this.store.readShards(pool);
       const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
       if (allocated > 0n) throw new IpamError('PoolNotEmpty', `pool ${cloud}/${zone}/${name} still holds ${allocated} allocated address(es); release them first`, { allocated: allocated.toString() });
       const { cloudVersion } = await this.store.listPools(cloud);
-      if ((await this.store.deletePool(pool, cloudVersion, shards)) === 'ok') {
+      if ((await this.store.deletePool(pool, cloudVersion, shards, ctx)) === 'ok') {
         this.poolCache.delete(poolKey(cloud, zone, name));
         return;
       }
@@ -658,10 +661,13 @@ export class Ipam {
       const prev = await this.lookup(cloud, address);
       const next: Allocation = { ...prev, version: prev.version + 1, updatedAt: new Date(this.now()).toISOString(), updatedBy: ctx.principal };
       if (ctx.requestId) next.requestId = ctx.requestId;
+      else delete next.requestId;
       if (mac !== undefined) mac === null ? delete next.mac : (next.mac = mac);
       if (hostname !== undefined) hostname === null ? delete next.hostname : (next.hostname = hostname);
       if (tags) next.tags = tags;
       if (metadata) next.metadata = metadata;
+      // Nothing would change: no write, no version, no security event.
+      if (stable([next.mac, next.hostname, next.tags, next.metadata]) === stable([prev.mac, prev.hostname, prev.tags, prev.metadata])) return prev;
       const pool = await this.requirePool(prev.cloud, prev.zone, prev.pool);
       if ((await this.store.updateAllocation(pool, prev, next)) === 'ok') return next;
       await backoff(attempt);

@@ -48,6 +48,8 @@ export interface Pool {
   createdBy: string;
   updatedAt: string;
   updatedBy: string;
+  /** Request that made the latest change (for the security log). */
+  requestId?: string;
 }
 
 export interface PoolUsage {

@@ -3,7 +3,7 @@
  * (a read, or one conditional write/transaction); the engine decides what to write.
  * lib/dynamo/store.ts implements it on DynamoDB.
  */
-import type { Allocation, Holder, Pool } from './model.js';
+import type { Allocation, CallContext, Holder, Pool } from './model.js';
 
 /** The free-slot state of one 256-address chunk of one pool. */
 export interface ChunkState {
@@ -95,7 +95,8 @@ export interface Store {
   /** Replaces the pool's ranges/exclude; fenced on the cloud version and every shard's seq. */
   replacePoolTopology(prev: Pool, next: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'>;
   updatePoolAttributes(prev: Pool, next: Pool): Promise<'ok' | 'raced'>;
-  deletePool(pool: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'>;
+  /** Deletes the pool, recording who did it on the item first (a delete's stream record has only the old image). */
+  deletePool(pool: Pool, cloudVersion: number, shards: ShardState[], by: CallContext): Promise<'ok' | 'raced'>;
   readShards(pool: Pool): Promise<ShardState[]>;
 
   // Free-slot partitions.

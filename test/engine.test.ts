@@ -103,9 +103,9 @@ describe('pools', () => {
     const { ipam } = await freshIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/29'] }, ctx);
     await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'x' } }, ctx);
-    expect(await reasonOf(ipam.deletePool('c', 'z', 'p'))).toBe('PoolNotEmpty');
+    expect(await reasonOf(ipam.deletePool('c', 'z', 'p', ctx))).toBe('PoolNotEmpty');
     await ipam.releaseHolder('c', { kind: 'vm', id: 'x' }, ctx);
-    await ipam.deletePool('c', 'z', 'p');
+    await ipam.deletePool('c', 'z', 'p', ctx);
     expect(await reasonOf(ipam.getPool('c', 'z', 'p'))).toBe('PoolNotFound');
     // the name can be used again, and starts empty
     const again = await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/29'] }, ctx);

@@ -91,8 +91,8 @@ export const routes: Route[] = [
     params: P.pool,
     query: S.NoQuery,
     responses: { 204: { description: 'deleted' }, ...problems(400, 404, 409) },
-    async handle({ ipam, params }) {
-      await ipam.deletePool(params.cloud!, params.zone!, params.pool!);
+    async handle({ ipam, params, call }) {
+      await ipam.deletePool(params.cloud!, params.zone!, params.pool!, call);
       return empty();
     },
   },

@@ -38,6 +38,7 @@ export const PoolPatchBody = z
     metadata: Metadata.optional(),
   })
   .strict()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change: give addRanges, removeRanges, addExclude, removeExclude, tags or metadata')
   .openapi('PoolPatch');
 
 export const Pool = z
@@ -87,6 +88,7 @@ export const AllocationPatchBody = z
     metadata: Metadata.optional(),
   })
   .strict()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change: give mac, hostname, tags or metadata')
   .openapi('AllocationPatch');
 
 export const Allocation = z

@@ -11,6 +11,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
   TransactWriteCommand,
   type QueryCommandInput,
   type TransactWriteCommandInput,
@@ -37,7 +38,7 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
 
 // ---------- entities: item <-> domain ----------
 
-const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'] as const;
+const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy', 'requestId'] as const;
 
 export const PoolEntity = {
   toItem(p: Pool): Item {
@@ -195,9 +196,26 @@ export class DynamoStore implements Store {
     ]);
   }
 
-  async deletePool(pool: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'> {
+  async deletePool(pool: Pool, cloudVersion: number, shards: ShardState[], by: { principal: string; requestId?: string }): Promise<'ok' | 'raced'> {
+    // A DeleteItem's stream record has only the old image: stamp who deletes first, so the
+    // security log can name them; the delete then requires that very stamp.
+    const at = new Date().toISOString();
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.pool(pool.cloud, pool.zone, pool.name),
+          UpdateExpression: 'SET deletedBy = :by, deletedAt = :at, deleteRequestId = :rid',
+          ConditionExpression: 'uid = :uid AND epoch = :e',
+          ExpressionAttributeValues: { ':by': by.principal, ':at': at, ':rid': by.requestId ?? null, ':uid': pool.uid, ':e': pool.epoch },
+        }),
+      );
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return 'raced';
+      throw e;
+    }
     return this.tx([
-      { Delete: { TableName: this.table, Key: keys.pool(pool.cloud, pool.zone, pool.name), ConditionExpression: 'uid = :uid AND epoch = :e', ExpressionAttributeValues: { ':uid': pool.uid, ':e': pool.epoch } } },
+      { Delete: { TableName: this.table, Key: keys.pool(pool.cloud, pool.zone, pool.name), ConditionExpression: 'uid = :uid AND epoch = :e AND deletedAt = :at', ExpressionAttributeValues: { ':uid': pool.uid, ':e': pool.epoch, ':at': at } } },
       this.cloudFence(pool.cloud, cloudVersion),
       ...this.shardFences(pool, shards, 'delete'),
     ]);

@@ -12,6 +12,7 @@ import { documentClient, DynamoStore } from '../dynamo/store.js';
 import { Ipam } from '../engine.js';
 import { DEFAULT_TABLE_NAME } from '../table.js';
 import { startApiServer } from './server.js';
+import { startStreamReader, type StreamReader } from './stream-reader.js';
 
 export interface LocalConfig {
   port: number;
@@ -44,6 +45,7 @@ export interface LocalService {
   url: string;
   dynamodbEndpoint: string;
   ipam: Ipam;
+  securityEvents: StreamReader;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,8 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
   const raw = new DynamoDBClient(clientCfg);
   await ensureTable(raw, cfg.table);
   raw.destroy();
+  // The local equivalent of the stream's event source mapping: security events to <data dir>/security-events.jsonl.
+  const securityEvents: StreamReader = await startStreamReader({ endpoint, table: cfg.table, dataDir: cfg.dataDir, region: cfg.region, onError: (e) => log(`security events: ${e.message}`) });
   const { callers, created } = await loadCallers(cfg.callersFile, { create: true });
   if (created) {
     log(`Created ${cfg.callersFile} with one caller (${created.principal}, access key ${created.accessKeyId}); the CLI signs with it by default.`);
@@ -74,12 +78,15 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     ...(cfg.quiet ? {} : { onRequest: (l) => log(`${l.method} ${l.path} ${l.status} ${l.ms.toFixed(0)}ms ${l.principal ?? '-'}`) }),
   });
   log(`IPAM API listening on ${api.url} (region ${cfg.region}, table ${cfg.table}, DynamoDB ${endpoint}, data ${cfg.dataDir}) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`Security events: ${path.join(cfg.dataDir, 'security-events.jsonl')}`);
   return {
     url: api.url,
     dynamodbEndpoint: endpoint,
     ipam,
+    securityEvents,
     async stop() {
       await api.close();
+      await securityEvents.stop();
       await ddb?.stop();
     },
   };

@@ -100,8 +100,6 @@ interface ShardState {
   parent?: string;
   after?: string;
   done: boolean;
-  /** Listed by the last DescribeStream. */
-  listed: boolean;
   iterator?: string;
   limit: number;
   failures: number;
@@ -187,7 +185,7 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
       streamArn = arn;
       shards.clear();
       for (const [id, c] of Object.entries(checkpoint.streamArn === arn ? checkpoint.shards : {})) {
-        shards.set(id, { id, ...(c.sequenceNumber ? { after: c.sequenceNumber } : {}), done: !!c.done, listed: false, limit: batchSize, failures: 0, retryAt: 0 });
+        shards.set(id, { id, ...(c.sequenceNumber ? { after: c.sequenceNumber } : {}), done: !!c.done, limit: batchSize, failures: 0, retryAt: 0 });
       }
       checkpoint.streamArn = arn;
     }
@@ -202,9 +200,8 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
     for (const [id, parent] of listed) {
       const s = shards.get(id);
       if (s) {
-        s.listed = true;
         if (parent) s.parent = parent;
-      } else shards.set(id, { id, ...(parent ? { parent } : {}), done: false, listed: true, limit: batchSize, failures: 0, retryAt: 0 });
+      } else shards.set(id, { id, ...(parent ? { parent } : {}), done: false, limit: batchSize, failures: 0, retryAt: 0 });
     }
     for (const s of [...shards.values()]) {
       if (listed.has(s.id)) continue;
@@ -348,6 +345,7 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
         if (read === 0 && !stopping) await sleep(pollMs);
       } catch (e) {
         errors++;
+        needRefresh = true;
         fail('reading the DynamoDB stream failed', e);
         if (!stopping) await sleep(Math.min(maxBackoffMs, pollMs * 2 ** Math.min(errors, 10)));
       }
