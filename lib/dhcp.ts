@@ -20,6 +20,7 @@ import type { Ipam } from './engine.js';
 import { BITS, formatAddress, parseAddress, parseRange } from './ip.js';
 import type { Allocation, Pool } from './model.js';
 import { CloudDns } from './dns/zones.js';
+import { checkName } from './validate.js';
 
 export type DhcpFormat = 'kea' | 'dnsmasq';
 
@@ -120,7 +121,9 @@ function reservationOf(a: Allocation, dns: CloudDns): Reservation | undefined {
  * Joining the pieces gives the whole document.
  */
 export async function* dhcpReservations(ipam: Ipam, cloud: string, opts: DhcpOptions): AsyncIterable<string> {
-  const { pools } = await ipam.store.listPools(cloud);
+  const { pools } = await ipam.store.listPools(checkName('cloud', cloud));
+  if (opts.zone !== undefined) checkName('zone', opts.zone);
+  if (opts.pool !== undefined) checkName('pool', opts.pool);
   const dns = new CloudDns(cloud, pools);
   const subnets = dhcpSubnets(pools, opts);
   if (opts.format === 'dnsmasq') {

@@ -88,6 +88,8 @@ export interface EnvironmentRecord {
 }
 
 export interface Store {
+  /** Every cloud that has (or had) pools. A full scan: for the scheduled export, not request paths. */
+  listClouds(): Promise<string[]>;
   // Pools and clouds. Topology changes (create, ranges, exclude, delete) are serialized per cloud.
   listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }>;
   getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined>;

@@ -507,7 +507,8 @@ describe('Least privilege', () => {
       resources: tableArns,
     });
     expect(exporter).toContainEqual({ actions: ['s3:PutObject'], resources: [expect.stringMatching(/^\$\{ZoneExportsBucket\w+\.Arn\}\/dns\/\*$/)] });
-    expect(exporter).toHaveLength(4);
+    expect(exporter).toContainEqual({ actions: ['s3:GetObject'], resources: [expect.stringMatching(/^\$\{ZoneExportsBucket\w+\.Arn\}\/dns\/manifest\.json$/)] });
+    expect(exporter).toHaveLength(6);
 
     const stream = byRole('SecurityEventsHandlerRole');
     const streamActions = stream.flatMap((s) => s.actions);

@@ -31,7 +31,7 @@ export async function startService(env: Record<string, string> = {}, opts: { dat
   if (!env.IPAM_CALLERS_FILE) writeFileSync(callersFile, JSON.stringify([ADMIN, DMZ_ONLY], null, 2), { mode: 0o600 });
   const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
     cwd: path.resolve(import.meta.dirname, '..'),
-    env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_TABLE: `svc-${randomBytes(4).toString('hex')}`, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_TABLE: `svc-${randomBytes(4).toString('hex')}`, IPAM_EXPORT_INTERVAL_SECONDS: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

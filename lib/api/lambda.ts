@@ -9,10 +9,11 @@ import { json, problem, type ApiRequest } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { routes as coreRoutes, Router } from './routes.js';
 import { environmentRoutes } from './routes-environments.js';
+import { integrationRoutes } from './routes-integrations.js';
 
 export const API_VERSION = '1.0.0';
 
-export const routes = [...coreRoutes, ...environmentRoutes];
+export const routes = [...coreRoutes, ...environmentRoutes, ...integrationRoutes];
 
 let openapi: unknown;
 export const router = new Router(routes, {

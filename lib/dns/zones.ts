@@ -22,6 +22,7 @@
 import { invalid, IpamError } from '../errors.js';
 import type { Ipam } from '../engine.js';
 import { BITS, parseAddress, parseRange, type Family } from '../ip.js';
+import { checkName } from '../validate.js';
 import type { Allocation, Pool } from '../model.js';
 import { configAddress, isReverseZone, isUnder, normalizeName, parseReverseZone, relativeOwner, reverseName, rname } from './names.js';
 
@@ -152,7 +153,7 @@ export class CloudDns {
   }
 
   static async load(ipam: Ipam, cloud: string, cfg?: DnsConfig): Promise<CloudDns> {
-    const { pools } = await ipam.store.listPools(cloud);
+    const { pools } = await ipam.store.listPools(checkName('cloud', cloud));
     return new CloudDns(cloud, pools, cfg);
   }
 

@@ -11,6 +11,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   TransactWriteCommand,
   type QueryCommandInput,
@@ -119,6 +120,19 @@ export class DynamoStore implements Store {
   ) {}
 
   // ---------- pools ----------
+
+  async listClouds(): Promise<string[]> {
+    const out = new Set<string>();
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(
+        new ScanCommand({ TableName: this.table, FilterExpression: 'sk = :meta AND #t = :cloud', ProjectionExpression: 'cloud', ExpressionAttributeNames: { '#t': 'type' }, ExpressionAttributeValues: { ':meta': '#META', ':cloud': 'cloud' }, ExclusiveStartKey: start }),
+      );
+      for (const i of r.Items ?? []) if (typeof i.cloud === 'string') out.add(i.cloud);
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return [...out].sort();
+  }
 
   async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }> {
     let cloudVersion = 0;

@@ -19,6 +19,8 @@ interface SpoolZone {
 export class ZoneSpool {
   private readonly zones = new Map<string, SpoolZone>();
   private pendingTotal = 0;
+  /** Zones whose buffer reached zoneLimit since the last relieve(). */
+  private full: SpoolZone[] = [];
 
   private constructor(
     readonly dir: string,
@@ -50,15 +52,20 @@ export class ZoneSpool {
     z.bytes += n;
     z.records++;
     this.pendingTotal += n;
+    if (z.pendingBytes >= this.zoneLimit && z.pendingBytes - n < this.zoneLimit) this.full.push(z);
   }
 
   /** Writes buffered lines out when a limit is reached; call after every batch of adds. */
   async relieve(): Promise<void> {
     if (this.pendingTotal >= this.totalLimit) return this.flush();
-    for (const z of this.zones.values()) if (z.pendingBytes >= this.zoneLimit) await this.write(z);
+    if (this.full.length === 0) return;
+    const full = this.full;
+    this.full = [];
+    for (const z of full) if (z.pendingBytes > 0) await this.write(z);
   }
 
   async flush(): Promise<void> {
+    this.full = [];
     for (const z of this.zones.values()) if (z.pendingBytes > 0) await this.write(z);
   }
 

@@ -88,6 +88,14 @@ export class ZoneExports extends Construct {
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [exportObjects] }),
     );
+    // It reads back its own manifest (to rewrite only changed zones); ListBucket on exactly that key
+    // makes a missing manifest answer 404 rather than 403 on the first run.
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${EXPORT_PREFIX}manifest.json`)] }),
+    );
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringEquals: { 's3:prefix': `${EXPORT_PREFIX}manifest.json` } } }),
+    );
     Validations.of(this.handler.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${this.bucketLogicalIdForNag()}.Arn>/${EXPORT_PREFIX}*]`,
       reason:
