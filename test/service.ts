@@ -23,6 +23,8 @@ export interface RunningService {
   output: () => string;
   client(caller?: { accessKeyId: string; secretAccessKey: string }): IpamClient;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** kill -9 of the service and everything it started (DynamoDB Local included): a crash. */
+  kill9(): Promise<void>;
 }
 
 export async function startService(env: Record<string, string> = {}, opts: { dataDir?: string; timeoutMs?: number } = {}): Promise<RunningService> {
@@ -33,6 +35,7 @@ export async function startService(env: Record<string, string> = {}, opts: { dat
     cwd: path.resolve(import.meta.dirname, '..'),
     env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_TABLE: `svc-${randomBytes(4).toString('hex')}`, IPAM_EXPORT_INTERVAL_SECONDS: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -60,6 +63,16 @@ export async function startService(env: Record<string, string> = {}, opts: { dat
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
+    },
+    async kill9() {
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await exited;
+      // the group's other members (java) die with it; give the kernel a moment to release ports and files
+      await new Promise((r) => setTimeout(r, 300));
     },
   };
 }

@@ -3,15 +3,20 @@
  * data dir) unless IPAM_DYNAMODB_ENDPOINT names one, creates the table, and serves the API
  * through the Lambda handler. Everything is configured by environment variables.
  */
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { callerLookup, loadCallers } from '../auth/callers.js';
 import { createApiHandler } from '../api/lambda.js';
 import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal, type DynamoLocal } from '../dynamodb-local.js';
+import { repairTable } from '../dynamo/repair.js';
 import { documentClient, DynamoStore } from '../dynamo/store.js';
 import { Ipam } from '../engine.js';
 import { DEFAULT_TABLE_NAME } from '../table.js';
+import { exportSchedulerFromEnv } from '../export/scheduler.js';
 import { startApiServer } from './server.js';
+import { startReplica, type Replica } from './replica.js';
 import { startStreamReader, type StreamReader } from './stream-reader.js';
 
 export interface LocalConfig {
@@ -22,6 +27,8 @@ export interface LocalConfig {
   region: string;
   table: string;
   dynamodbEndpoint?: string;
+  /** Keep a replica (a second DynamoDB Local) in this directory, in sync from the stream. */
+  replicaDir?: string;
   quiet: boolean;
 }
 
@@ -37,6 +44,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     region: env.IPAM_REGION ?? 'us-east-1',
     table: env.IPAM_TABLE ?? DEFAULT_TABLE_NAME,
     ...(env.IPAM_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.IPAM_DYNAMODB_ENDPOINT } : {}),
+    ...(env.IPAM_REPLICA_DIR ? { replicaDir: path.resolve(env.IPAM_REPLICA_DIR) } : {}),
     quiet: env.IPAM_QUIET === '1',
   };
 }
@@ -46,6 +54,7 @@ export interface LocalService {
   dynamodbEndpoint: string;
   ipam: Ipam;
   securityEvents: StreamReader;
+  replica?: Replica;
   stop(): Promise<void>;
 }
 
@@ -67,8 +76,19 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
   if (created) {
     log(`Created ${cfg.callersFile} with one caller (${created.principal}, access key ${created.accessKeyId}); the CLI signs with it by default.`);
   }
-  const ipam = new Ipam(new DynamoStore(documentClient({ ...clientCfg, maxAttempts: 5 }), cfg.table));
+  const replica: Replica | undefined = cfg.replicaDir ? await startReplica({ primaryEndpoint: endpoint, table: cfg.table, replicaDir: cfg.replicaDir, callersFile: cfg.callersFile, log }) : undefined;
+  const store = new DynamoStore(documentClient({ ...clientCfg, maxAttempts: 5 }), cfg.table);
+  // Serving from a replica (failover): first make its derived items agree with its allocation records.
+  const promoted = existsSync(path.join(cfg.dataDir, 'replica-status.json'));
+  if (promoted || process.env.IPAM_RECOVER === '1') {
+    log(`${promoted ? 'This data dir is a replica: promoting it.' : 'IPAM_RECOVER=1:'} Repairing the table before serving...`);
+    await repairTable(store, log);
+    if (promoted) await rename(path.join(cfg.dataDir, 'replica-status.json'), path.join(cfg.dataDir, `promoted-${Date.now()}.json`));
+  }
+  const ipam = new Ipam(store);
   const handler = createApiHandler(() => ipam);
+  // The scheduled DNS zone export: to <data dir>/exports/, or to an S3-protocol server when configured.
+  const exports = exportSchedulerFromEnv(ipam, cfg.dataDir, process.env, log);
   const api = await startApiServer({
     port: cfg.port,
     host: cfg.host,
@@ -84,9 +104,12 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     dynamodbEndpoint: endpoint,
     ipam,
     securityEvents,
+    ...(replica ? { replica } : {}),
     async stop() {
       await api.close();
+      await exports?.stop();
       await securityEvents.stop();
+      await replica?.stop();
       await ddb?.stop();
     },
   };

@@ -1,0 +1,142 @@
+/**
+ * Repair after failover (an fsck for the table). A replica fed by a stream (local replica, or a
+ * DynamoDB global table in another Region) receives the items of one transaction separately, so
+ * when the primary is lost mid-stream it can hold, say, an allocation record without its counter
+ * increment. The allocation records are the truth; this rebuilds everything derived from them:
+ *
+ *  - each chunk's free-slot set (`used`) = offsets of its allocated records (blocks expanded)
+ *    plus quarantined offsets; missing chunk items are created;
+ *  - claims (`HELD#`): one per allocated record, none for anything else;
+ *  - each pool's counter shards: the sum equals the allocated addresses.
+ *
+ * It reads the whole table once (a Scan) and writes only what differs. Run it before serving.
+ */
+import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { parseRange } from '../ip.js';
+import type { Family } from '../ip.js';
+import { ChunkEntity, type DynamoStore } from './store.js';
+import { chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
+
+type Item = Record<string, any>;
+
+export interface RepairReport {
+  pools: number;
+  allocations: number;
+  chunksFixed: number;
+  claimsCreated: number;
+  claimsDeleted: number;
+  countersFixed: number;
+}
+
+export async function repairTable(store: DynamoStore, log: (line: string) => void = () => undefined): Promise<RepairReport> {
+  const { doc, table } = store;
+  const pools = new Map<string, Item>(); // uid -> pool item
+  const shards = new Map<string, Item[]>(); // uid -> shard items
+  const chunks = new Map<string, Item>(); // pk|sk -> chunk item
+  const allocations: Item[] = [];
+  const claims = new Map<string, Item>(); // pk -> held item
+  let start: Item | undefined;
+  do {
+    const r = await doc.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }));
+    for (const i of r.Items ?? []) {
+      if (i.type === 'pool') pools.set(i.uid, i);
+      else if (i.type === 'shard') (shards.get(i.poolUid) ?? shards.set(i.poolUid, []).get(i.poolUid)!).push(i);
+      else if (i.type === 'chunk') chunks.set(`${i.pk}|${i.sk}`, i);
+      else if (i.type === 'allocation' && i.state === 'allocated') allocations.push(i);
+      else if (i.type === 'held') claims.set(i.pk, i);
+    }
+    start = r.LastEvaluatedKey;
+  } while (start);
+
+  const report: RepairReport = { pools: pools.size, allocations: 0, chunksFixed: 0, claimsCreated: 0, claimsDeleted: 0, countersFixed: 0 };
+  const wantUsed = new Map<string, { pool: Item; base: bigint; used: Set<number>; blocks: Map<number, string> }>();
+  const allocatedPerPool = new Map<string, bigint>();
+  const wantClaims = new Map<string, Item>();
+  for (const a of allocations) {
+    const pool = pools.get(a.poolUid);
+    if (!pool) continue; // a record of a pool the replica does not know: left alone, reported below
+    report.allocations++;
+    const family = a.family as Family;
+    const r = parseRange(a.cidr);
+    allocatedPerPool.set(a.poolUid, (allocatedPerPool.get(a.poolUid) ?? 0n) + (r.end - r.start + 1n));
+    for (let base = chunkBaseOf(r.start); base <= r.end; base += 256n) {
+      const k = `${keys.chunkMeta(a.cloud, family, base, a.poolUid).pk}|${keys.chunkMeta(a.cloud, family, base, a.poolUid).sk}`;
+      const w = wantUsed.get(k) ?? wantUsed.set(k, { pool, base, used: new Set(), blocks: new Map() }).get(k)!;
+      const from = r.start > base ? r.start : base;
+      const to = r.end < base + 255n ? r.end : base + 255n;
+      for (let v = from; v <= to; v++) w.used.add(offsetIn(v));
+      if (r.end > r.start) w.blocks.set(offsetIn(from), a.cidr);
+    }
+    const holder = a.vm !== undefined ? { kind: 'vm' as const, id: a.vm } : { kind: 'vip' as const, id: a.vip };
+    const claimKey = keys.held(a.poolUid, holder, a.name);
+    wantClaims.set(claimKey.pk, { ...claimKey, type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: a.poolUid, address: a.address, family: a.family });
+  }
+
+  // Chunks: used = allocated offsets + quarantined offsets; nothing else.
+  const keysOf = new Set([...chunks.keys(), ...wantUsed.keys()]);
+  for (const k of keysOf) {
+    const have = chunks.get(k);
+    const state = ChunkEntity.fromItem(have);
+    const want = wantUsed.get(k);
+    const used = new Set(want?.used ?? []);
+    for (const o of state?.quarantine.keys() ?? []) used.add(o);
+    const same = state && state.used.size === used.size && [...used].every((o) => state.used.has(o));
+    if (same) continue;
+    const [pk, sk] = k.split('|') as [string, string];
+    const poolItem = want?.pool ?? pools.get(sk.slice('META#'.length));
+    if (!poolItem) continue;
+    const base = want?.base ?? parseBaseKey(pk.slice(pk.lastIndexOf('#') + 1)).base;
+    const item: Item = { ...(have ?? {}), pk, sk, ...keys.poolChunksGsi(poolItem.uid, poolItem.family, base), type: 'chunk', poolUid: poolItem.uid, cloud: poolItem.cloud, ver: (Number(have?.ver ?? 0) || 0) + 1 };
+    for (const a of Object.keys(item)) if (a.startsWith('b_')) delete item[a];
+    for (const [o, cidr] of want?.blocks ?? []) item[`b_${o.toString(16).padStart(2, '0')}`] = cidr;
+    if (used.size) item.used = used;
+    else delete item.used;
+    await doc.send(new PutCommand({ TableName: table, Item: item }));
+    report.chunksFixed++;
+  }
+
+  // Claims: exactly one per allocated record.
+  const writes: Item[] = [];
+  for (const [pk, c] of wantClaims) {
+    const have = claims.get(pk);
+    if (!have || have.address !== c.address) {
+      writes.push({ PutRequest: { Item: c } });
+      report.claimsCreated++;
+    }
+  }
+  for (const [pk, c] of claims) {
+    if (!wantClaims.has(pk) && pools.has(c.poolUid)) {
+      writes.push({ DeleteRequest: { Key: { pk, sk: c.sk } } });
+      report.claimsDeleted++;
+    }
+  }
+  for (let i = 0; i < writes.length; i += 25) {
+    let pending = writes.slice(i, i + 25);
+    while (pending.length) {
+      const r = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+      pending = (r.UnprocessedItems?.[table] as Item[] | undefined) ?? [];
+    }
+  }
+
+  // Counters: the shards of each pool add up to its allocated addresses.
+  for (const [uid, pool] of pools) {
+    const list = (shards.get(uid) ?? []).sort((a, b) => a.index - b.index);
+    const total = list.reduce((n, s) => n + BigInt(s.allocated), 0n);
+    const want = allocatedPerPool.get(uid) ?? 0n;
+    if (total === want && list.length === pool.shards) continue;
+    for (let k = 0; k < pool.shards; k++) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: keys.shard(uid, k),
+          UpdateExpression: 'SET allocated = :n, epoch = :e, #t = :type, poolUid = :uid, #i = :k, lastChange = :now ADD seq :one',
+          ExpressionAttributeNames: { '#t': 'type', '#i': 'index' },
+          ExpressionAttributeValues: { ':n': k === 0 ? want : 0n, ':e': pool.epoch, ':type': 'shard', ':uid': uid, ':k': k, ':now': Date.now(), ':one': 1 },
+        }),
+      );
+    }
+    report.countersFixed++;
+  }
+  log(`repair: ${report.pools} pools, ${report.allocations} allocations; fixed ${report.chunksFixed} chunks, ${report.countersFixed} pool counters; claims +${report.claimsCreated} -${report.claimsDeleted}`);
+  return report;
+}
