@@ -402,7 +402,7 @@ describe('repair after failover', () => {
     const { repairTable } = await import('../lib/dynamo/repair.js');
     const { keys } = await import('../lib/dynamo/keys.js');
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.95.0.0/24'] }, ctx);
-    const held = [];
+    const held: Awaited<ReturnType<typeof ipam.allocate>>["allocation"][] = [];
     for (let i = 0; i < 5; i++) held.push((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `r${i}` } }, ctx)).allocation);
     const pool = (await store.getPool('c', 'z', 'p'))!;
     // what a replica cut mid-stream can look like: a lost counter update, a lost claim, a stray used offset
