@@ -1,0 +1,203 @@
+/**
+ * Scale benchmark (issue 7): the local service (`bin/local.ts`, persisted DynamoDB Local) with a cloud
+ * of 5,000,000 addresses in 5 pools of 5 zones, ALLOCATED of them allocated through the engine's
+ * bulk import. Prints one figure per line and a JSON summary (for docs/benchmarks.md).
+ *
+ *   BENCH_ALLOCATED=100000 npx tsx bench/scale.ts
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { IpamClient } from '../lib/client.js';
+import { LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
+import { Ipam } from '../lib/engine.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const ALLOCATED = Number(process.env.BENCH_ALLOCATED ?? 100_000);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const ctx = { principal: 'bench' };
+const results: Record<string, unknown> = { allocated: ALLOCATED, addresses: 5_000_000, cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version };
+const report = (k: string, v: number | string, extra = '') => {
+  results[k] = v;
+  console.log(`${k.padEnd(56)} ${typeof v === 'number' ? (v < 10 ? v.toFixed(2) : v.toFixed(0)) : v} ${extra}`);
+};
+const rssMb = (pid: number) => {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+};
+const javaChild = (pid: number): number | undefined => {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    return kids.find((k) => readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('DynamoDBLocal'));
+  } catch {
+    return undefined;
+  }
+};
+
+interface Svc {
+  proc: ChildProcess;
+  url: string;
+  ddb: string;
+  client: IpamClient;
+  stop(): Promise<void>;
+}
+
+async function start(dataDir: string): Promise<Svc & { firstAllocationMs: number }> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_QUIET: '1', IPAM_EXPORT_INTERVAL_SECONDS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const t = setInterval(() => {
+      const x = /listening on (http:\/\/[\d.]+:\d+) .*DynamoDB (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (x) {
+        clearInterval(t);
+        resolve(x);
+      } else if (proc.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(out));
+      }
+    }, 20);
+  });
+  const callers = JSON.parse(readFileSync(path.join(dataDir, 'callers.json'), 'utf8'));
+  const client = new IpamClient({ endpoint: m[1]!, credentials: { accessKeyId: callers[0].accessKeyId, secretAccessKey: callers[0].secretAccessKey } });
+  await client.createPool('boot', 'z', 'p', { ranges: ['10.250.0.0/16'] }).catch(() => undefined);
+  await client.allocate('boot', 'z', 'p', { vm: `boot-${Date.now()}` });
+  const firstAllocationMs = performance.now() - t0;
+  return {
+    proc,
+    url: m[1]!,
+    ddb: m[2]!,
+    client,
+    firstAllocationMs,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+async function timed(n: number, fn: (i: number) => Promise<unknown>) {
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await fn(i);
+    lat.push(performance.now() - s);
+  }
+  lat.sort((a, b) => a - b);
+  return { p50: lat[Math.floor(n * 0.5)]!, p99: lat[Math.floor(n * 0.99)]! };
+}
+
+async function latencies(c: IpamClient, cloud: string, zone: string, pool: string, tag: string) {
+  const held: string[] = [];
+  const alloc = await timed(300, async (i) => held.push((await c.allocate(cloud, zone, pool, { vm: `${tag}-${i}` })).allocation.address));
+  const look = await timed(300, (i) => c.lookup(cloud, held[i]!));
+  const rel = await timed(300, (i) => c.release(cloud, held[i]!));
+  for (const [k, v] of Object.entries({ allocate: alloc, lookup: look, release: rel })) report(`${tag}: ${k} p50 / p99 (ms)`, `${v.p50.toFixed(1)} / ${v.p99.toFixed(1)}`);
+}
+
+async function concurrentRate(total: number, conc: number, fn: (i: number) => Promise<unknown>) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => {
+    for (let i = next++; i < total; i = next++) await fn(i);
+  }));
+  return total / ((performance.now() - t0) / 1000);
+}
+
+async function main() {
+  // --- start-up with 100,000 addresses stored
+  const small = mkdtempSync(path.join(os.tmpdir(), 'ipam-scale-small-'));
+  let s = await start(small);
+  await s.client.createPool('c100k', 'z', 'p', { ranges: ['10.0.0.0-10.1.134.159'] });
+  for (let i = 0; i < 200; i++) await s.client.allocate('c100k', 'z', 'p', { vm: `v${i}` });
+  await s.stop();
+  s = await start(small);
+  report('start-up to first allocation, 100,000 addresses stored (ms)', s.firstAllocationMs);
+  await s.stop();
+  rmSync(small, { recursive: true, force: true });
+
+  // --- the big cloud
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ipam-scale-'));
+  let svc = await start(dir);
+  report('start-up to first allocation, empty (ms)', svc.firstAllocationMs);
+  const c = svc.client;
+  const zones = ['web', 'app', 'data', 'mgmt', 'edge'];
+  for (let z = 0; z < 5; z++) await c.createPool('big', zones[z]!, 'pool', { ranges: [`1${z + 1}.0.0.0-1${z + 1}.15.66.63`], dns: { domain: `${zones[z]}.big.example.com` } });
+  report('pools in the big cloud', (await c.listPools('big')).reduce((n, p) => n + Number(p.size), 0), 'addresses');
+  await c.createPool('empty', 'z', 'pool', { ranges: ['172.16.0.0-172.31.66.63'] });
+  const javaPid = javaChild(svc.proc.pid!);
+  report('service RSS before load (MB): node / DynamoDB Local', `${rssMb(svc.proc.pid!).toFixed(0)} / ${javaPid ? rssMb(javaPid).toFixed(0) : '?'}`);
+  await latencies(c, 'empty', 'z', 'pool', 'empty cloud');
+
+  // --- bulk load through the engine
+  const ipam = new Ipam(new DynamoStore(documentClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 10 }), 'ipam'));
+  const t0 = performance.now();
+  await Promise.all(
+    zones.map((zone) =>
+      ipam.importAllocations('big', zone, 'pool', (function* () {
+        for (let i = 0; i < ALLOCATED / 5; i++) yield { holder: { kind: 'vm' as const, id: `${zone}-${i}` }, hostname: `${zone}-${i}` };
+      })(), ctx),
+    ),
+  );
+  const loadS = (performance.now() - t0) / 1000;
+  report('bulk import (s)', loadS, `(${(ALLOCATED / loadS).toFixed(0)} allocations/s)`);
+  report('service RSS after load (MB): node / DynamoDB Local', `${rssMb(svc.proc.pid!).toFixed(0)} / ${javaPid ? rssMb(javaPid).toFixed(0) : '?'}`);
+  await latencies(c, 'big', 'web', 'pool', 'loaded cloud');
+  report('service RSS after measuring (MB): node / DynamoDB Local', `${rssMb(svc.proc.pid!).toFixed(0)} / ${javaPid ? rssMb(javaPid).toFixed(0) : '?'}`);
+
+  // --- HTTP allocations at 32-way vs raw conditional PutItem on the same DynamoDB Local
+  const raw = new DynamoDBClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const put = await concurrentRate(2000, 32, (i) => raw.send(new PutItemCommand({ TableName: 'ipam', Item: { pk: { S: `RAWBENCH#${i}` }, sk: { S: 'R' }, v: { S: 'x'.repeat(200) } }, ConditionExpression: 'attribute_not_exists(pk)' })));
+  const http = await concurrentRate(2000, 32, (i) => c.allocate('big', 'app', 'pool', { vm: `http-${i}` }));
+  report('raw conditional PutItem at 32-way (/s)', put);
+  report('HTTP API allocations at 32-way (/s)', http);
+  report('ratio HTTP allocation / PutItem', http / put);
+
+  // --- environments of 100 addresses
+  const envLat: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const s0 = performance.now();
+    await c.request('PUT', `/v1/clouds/big/environments/env-${i}`, { body: { slots: { nodes: { zone: 'mgmt', pool: 'pool', vm: `env-${i}`, count: 100 } } } });
+    envLat.push(performance.now() - s0);
+  }
+  envLat.sort((a, b) => a - b);
+  report('environment of 100 addresses, p50 (ms)', envLat[4]!);
+
+  // --- zone export of everything, in a separate process for its peak memory
+  const exp = await new Promise<string>((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'bench/export-run.ts', svc.ddb, path.join(dir, 'exports')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let o = '';
+    p.stdout.on('data', (d) => (o += d));
+    p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`export exited ${code}: ${o}`))));
+  });
+  const e = JSON.parse(exp.trim().split('\n').pop()!);
+  report(`zone export of ${e.records} records in ${e.zones} zones (s)`, e.seconds);
+  report('zone export peak RSS (MB)', e.maxRssMb);
+
+  // --- start-up with 5,000,000 addresses stored
+  await svc.stop();
+  svc = await start(dir);
+  report(`start-up to first allocation, 5,000,000 addresses and ${ALLOCATED} allocations stored (ms)`, svc.firstAllocationMs);
+  await svc.stop();
+  console.log(JSON.stringify(results));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
