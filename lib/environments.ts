@@ -149,8 +149,8 @@ export class Environments {
       const rec: EnvironmentRecord = { cloud, name: env, spec, specHash, state: 'applying', token, leaseUntil: this.now() + LEASE_MS, createdAt: cur?.createdAt ?? at, createdBy: cur?.createdBy ?? ctx.principal, updatedAt: at };
       if (await this.store.putEnvironment(rec, cur ? cur.token : null)) break;
     }
-    // We hold the lease: allocate every unit.
-    const results = await inBatches(units, (u) =>
+    // We hold the lease: allocate every unit, pinned addresses first so that no random pick takes one.
+    const allocateUnit = (u: Unit) =>
       this.ipam.allocate(
         {
           cloud,
@@ -164,12 +164,20 @@ export class Environments {
           tags: { [ENV_TAG]: env },
         },
         ctx,
-      ),
-    );
-    const failed = results.findIndex((r) => r.status === 'rejected');
+      );
+    const pinned = units.map((u, i) => [u, i] as const).filter(([u]) => u.address !== undefined);
+    const free = units.map((u, i) => [u, i] as const).filter(([u]) => u.address === undefined);
+    const results: PromiseSettledResult<{ allocation: Allocation }>[] = new Array(units.length);
+    for (const group of [pinned, free]) {
+      const settled = await inBatches(group, ([u]) => allocateUnit(u));
+      group.forEach(([, i], k) => (results[i] = settled[k]!));
+      if (settled.some((r) => r.status === 'rejected')) break;
+    }
+    const failed = results.findIndex((r) => r === undefined || r.status === 'rejected');
     if (failed >= 0) {
-      const unit = units[failed]!;
-      const reason = (results[failed] as PromiseRejectedResult).reason;
+      const firstRejected = results.findIndex((r) => r?.status === 'rejected');
+      const unit = units[firstRejected]!;
+      const reason = (results[firstRejected] as PromiseRejectedResult).reason;
       await this.undo(cloud, env, units, ctx);
       await this.store.deleteEnvironment(cloud, env, token);
       if (!(reason instanceof IpamError)) throw reason;

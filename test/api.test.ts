@@ -81,6 +81,9 @@ describe('allocations over HTTP', () => {
 
   it('allocates (201), repeats (200), looks up, patches, lists and releases (204)', async () => {
     const c = svc.client();
+    // the pinned VIP first, so that the random allocation below cannot take its address
+    const vip = await c.allocate('c2', 'app', 'p', { vip: 'api-vip', address: '10.2.0.14' });
+    expect(vip.allocation.vip).toBe('api-vip');
     const first = await c.request<any>('POST', '/v1/clouds/c2/zones/app/pools/p/allocations', { body: { vm: 'web-1', name: 'eth0', mac: '52:54:00:00:00:01', hostname: 'web-1' } });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ cloud: 'c2', zone: 'app', pool: 'p', vm: 'web-1', name: 'eth0', mac: '52:54:00:00:00:01', hostname: 'web-1', allocatedBy: ADMIN.principal, cidr: `${first.body.address}/32` });
@@ -89,8 +92,6 @@ describe('allocations over HTTP', () => {
     expect(again.body.address).toBe(first.body.address);
     expect((await c.lookup('c2', first.body.address)).vm).toBe('web-1');
     expect((await c.updateAllocation('c2', first.body.address, { hostname: 'web-one' })).hostname).toBe('web-one');
-    const vip = await c.allocate('c2', 'app', 'p', { vip: 'api-vip', address: '10.2.0.14' });
-    expect(vip.allocation.vip).toBe('api-vip');
     const taken = await c.allocate('c2', 'app', 'p', { vm: 'web-2', address: '10.2.0.14' }).catch((e) => e);
     expect(taken).toMatchObject({ status: 409, problem: { reason: 'AddressTaken' } });
     expect(await statusOf(c.allocate('c2', 'app', 'p', { vm: 'web-2', address: '10.9.0.1' }))).toBe(400);

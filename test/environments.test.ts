@@ -72,6 +72,18 @@ describe('environments (engine)', () => {
     expect(ok.view.slots.apps!.addresses).toHaveLength(20);
   });
 
+  it('allocates pinned addresses before random ones, so a full small pool still fits', async () => {
+    const { ipam, store } = await freshIpam();
+    await ipam.createPool('c', 'z', 'four', { ranges: ['10.6.0.1-10.6.0.4'] }, ctx);
+    const envs = new Environments(ipam, store);
+    for (let round = 0; round < 5; round++) {
+      const r = await envs.apply('c', `fit-${round}`, { slots: { many: { zone: 'z', pool: 'four', vm: `m${round}`, count: 3 }, pinned: { zone: 'z', pool: 'four', vip: `p${round}`, address: '10.6.0.2' } } }, ctx);
+      expect(r.view.slots.pinned!.addresses).toEqual(['10.6.0.2']);
+      expect(r.view.slots.many!.addresses.sort()).toEqual(['10.6.0.1', '10.6.0.3', '10.6.0.4']);
+      await envs.release('c', `fit-${round}`, ctx);
+    }
+  });
+
   it('holds 300 addresses in one environment (more than one transaction can)', async () => {
     const { ipam, store } = await freshIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.4.0.0/22'] }, ctx);
