@@ -103,7 +103,7 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>) {
 
 async function latencies(c: IpamClient, cloud: string, zone: string, pool: string, tag: string) {
   const held: string[] = [];
-  const alloc = await timed(300, async (i) => held.push((await c.allocate(cloud, zone, pool, { vm: `${tag}-${i}` })).allocation.address));
+  const alloc = await timed(300, async (i) => held.push((await c.allocate(cloud, zone, pool, { vm: `${tag.replace(/\W+/g, "-")}-${i}` })).allocation.address));
   const look = await timed(300, (i) => c.lookup(cloud, held[i]!));
   const rel = await timed(300, (i) => c.release(cloud, held[i]!));
   for (const [k, v] of Object.entries({ allocate: alloc, lookup: look, release: rel })) report(`${tag}: ${k} p50 / p99 (ms)`, `${v.p50.toFixed(1)} / ${v.p99.toFixed(1)}`);

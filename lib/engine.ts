@@ -374,14 +374,19 @@ export class Ipam {
     ctx: CallContext,
     onProgress?: (imported: number) => void,
   ): Promise<{ imported: number }> {
-    const start = await this.requirePool(cloud, zone, poolName, true);
-    if (start.importing) throw new IpamError('Contention', `pool ${cloud}/${zone}/${poolName} is already being imported`);
-    const shards0 = await this.store.readShards(start);
-    if (shards0.some((sh) => sh.allocated !== 0n)) throw new IpamError('PoolNotEmpty', `import needs an empty pool; ${cloud}/${zone}/${poolName} holds allocations`);
-    const { cloudVersion } = await this.store.listPools(cloud);
     const at = new Date(this.now()).toISOString();
-    const fenced: Pool = { ...start, importing: true, epoch: start.epoch + 1, updatedAt: at, updatedBy: ctx.principal };
-    if ((await this.store.replacePoolTopology(start, fenced, cloudVersion, shards0)) !== 'ok') throw contention('starting the import');
+    let fenced: Pool | undefined;
+    for (let attempt = 0; !fenced; attempt++) {
+      if (attempt === this.maxAttempts) throw contention('starting the import');
+      const start = await this.requirePool(cloud, zone, poolName, true);
+      if (start.importing) throw new IpamError('Contention', `pool ${cloud}/${zone}/${poolName} is already being imported`);
+      const shards0 = await this.store.readShards(start);
+      if (shards0.some((sh) => sh.allocated !== 0n)) throw new IpamError('PoolNotEmpty', `import needs an empty pool; ${cloud}/${zone}/${poolName} holds allocations`);
+      const { cloudVersion } = await this.store.listPools(cloud);
+      const next: Pool = { ...start, importing: true, epoch: start.epoch + 1, updatedAt: at, updatedBy: ctx.principal };
+      if ((await this.store.replacePoolTopology(start, next, cloudVersion, shards0)) === 'ok') fenced = next;
+      else await backoff(attempt);
+    }
     this.remember(fenced);
     const geo = this.geometry(fenced);
     const chunks = chunksOf(geo.segments);
