@@ -325,28 +325,7 @@ export class Ipam {
       const pack = requests.slice(i, i + Math.min(48, free.length));
       if (pack.length === 0) continue;
       const at = new Date(nowMs).toISOString();
-      const allocations = pack.map((r, k): Allocation => {
-        const address = formatAddress(pool.family, base + BigInt(free[k]!));
-        const holder = checkHolder(r.holder);
-        return {
-          cloud,
-          zone,
-          pool: poolName,
-          address,
-          cidr: `${address}/${BITS[pool.family]}`,
-          prefixLength: BITS[pool.family],
-          family: pool.family,
-          ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
-          name: r.name === undefined ? 'default' : checkAllocationName(r.name),
-          ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}),
-          tags: {},
-          metadata: {},
-          allocatedAt: at,
-          allocatedBy: ctx.principal,
-          ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-          version: 1,
-        };
-      });
+      const allocations = pack.map((r, k) => singleRecord(pool, base + BigInt(free[k]!), checkHolder(r.holder), r.name === undefined ? 'default' : checkAllocationName(r.name), r, ctx, at));
       const chunk: ChunkChange = { base, offsets: free.slice(0, pack.length), expectVersion: state?.version ?? null };
       if ((await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards) })) === 'ok') {
         out.push(...allocations);
@@ -416,31 +395,16 @@ export class Ipam {
             const key = `${holder.kind}#${holder.id}#${name}`;
             if (seen.has(key)) throw invalid(`the import names ${holderText(holder)} ${JSON.stringify(name)} twice`);
             seen.add(key);
-            const address = formatAddress(fenced.family, base + BigInt(o));
             offsets.push(o);
-            allocations.push({
-              cloud,
-              zone,
-              pool: poolName,
-              address,
-              cidr: `${address}/${BITS[fenced.family]}`,
-              prefixLength: BITS[fenced.family],
-              family: fenced.family,
-              ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
-              name,
-              ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}),
-              ...(r.mac ? { mac: normalizeMac(r.mac) } : {}),
-              tags: {},
-              metadata: {},
-              allocatedAt: at,
-              allocatedBy: ctx.principal,
-              ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-              version: 1,
-            });
+            allocations.push(singleRecord(fenced, base + BigInt(o), holder, name, r, ctx, at));
           }
           if (offsets.length) {
             counted += offsets.length;
-            writes.push(this.store.importChunk(fenced, base, offsets, allocations));
+            // At most two chunks (each ~20 batch writes) in flight: enough to keep DynamoDB busy.
+            if (writes.length >= 2) await writes.shift();
+            const w = this.store.importChunk(fenced, base, offsets, allocations);
+            w.catch(() => undefined); // rejections surface where the write is awaited, not as unhandled
+            writes.push(w);
           }
           if (offsets.length < free.length) {
             sourceDone = true;
@@ -794,6 +758,30 @@ export class Ipam {
 }
 
 // ======================= pure helpers =======================
+
+/** A new allocation record of one address (bulk loading and import). */
+function singleRecord(pool: Pool, value: bigint, holder: Holder, name: string, r: { hostname?: string; mac?: string }, ctx: CallContext, at: string): Allocation {
+  const address = formatAddress(pool.family, value);
+  return {
+    cloud: pool.cloud,
+    zone: pool.zone,
+    pool: pool.name,
+    address,
+    cidr: `${address}/${BITS[pool.family]}`,
+    prefixLength: BITS[pool.family],
+    family: pool.family,
+    ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
+    name,
+    ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}),
+    ...(r.mac ? { mac: normalizeMac(r.mac) } : {}),
+    tags: {},
+    metadata: {},
+    allocatedAt: at,
+    allocatedBy: ctx.principal,
+    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    version: 1,
+  };
+}
 
 const poolKey = (cloud: string, zone: string, name: string) => `${cloud}/${zone}/${name}`;
 const chunkKey = (pool: Pool, base: bigint) => `${pool.uid}:${base}`;

@@ -4,7 +4,7 @@
  * The tools are required: a missing tool fails the tests (CI installs them: .ci/apt-packages).
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -13,24 +13,11 @@ import { coveringCidr, dhcpReservations, dhcpSubnets, keaSubnetId } from '../lib
 import { collect } from '../lib/dns/zones.js';
 import type { Ipam } from '../lib/engine.js';
 import type { Pool } from '../lib/model.js';
+import { tool } from './tools.js';
 import { ctx, freshIpam } from './support.js';
 
 const exec = promisify(execFile);
 
-function tool(name: string, pkg: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error(`${name} is not installed: these tests need it (apt-get install ${pkg}; .ci/apt-packages lists it)`);
-}
 
 const CLOUD = 'd1';
 let ipam: Ipam;

@@ -5,7 +5,7 @@
  * The BIND tools are required: a missing tool fails the tests (CI installs them: .ci/apt-packages).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,26 +19,12 @@ import { parseReverseZone, reverseName } from '../lib/dns/names.js';
 import type { Ipam } from '../lib/engine.js';
 import { IpamError } from '../lib/errors.js';
 import { parseAddress } from '../lib/ip.js';
+import { tool } from './tools.js';
 import { startService, type RunningService } from './service.js';
 import { ctx, ddbEndpoint, freshIpam } from './support.js';
 
 const exec = promisify(execFile);
 
-/** The path of a required tool (PATH, then the sbin directories); throws a clear error when missing. */
-function tool(name: string, pkg: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error(`${name} is not installed: these tests need it (apt-get install ${pkg}; .ci/apt-packages lists it)`);
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

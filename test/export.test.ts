@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,25 +20,12 @@ import { listClouds } from '../lib/export/clouds.js';
 import { DirStore, S3Store, s3ClientFor, type ObjectStore, type PutOptions } from '../lib/export/object-store.js';
 import { startExportScheduler } from '../lib/export/scheduler.js';
 import { exportZones, MANIFEST_KEY, readManifest, type Manifest } from '../lib/export/zones.js';
+import { tool } from './tools.js';
 import { ctx, ddbEndpoint, freshIpam } from './support.js';
 
 const exec = promisify(execFile);
 const require = createRequire(import.meta.url);
 
-function tool(name: string, pkg: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error(`${name} is not installed: these tests need it (apt-get install ${pkg}; .ci/apt-packages lists it)`);
-}
 
 /** Counts the puts that go through to the real store. */
 class CountingStore implements ObjectStore {

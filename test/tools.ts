@@ -26,3 +26,11 @@ export function ensureTools(root: string) {
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
+
+/** The path of a required tool (PATH, then the sbin directories); throws a clear error when missing. */
+export function tool(name: string, pkg: string): string {
+  for (const d of [...(process.env.PATH ?? '').split(':'), ...SBIN, '/usr/bin']) {
+    if (d && existsSync(path.join(d, name))) return path.join(d, name);
+  }
+  throw new Error(`${name} is not installed: these tests need it (apt-get install ${pkg}; .ci/apt-packages lists it)`);
+}
