@@ -94,7 +94,7 @@ describe('ranges', () => {
         const r = parseRange(`${formatAddress(family, a)}-${formatAddress(family, b)}`);
         expect([r.start, r.end]).toEqual([a, b]);
         expect(parseRange(r.text)).toMatchObject({ start: a, end: b });
-        if (n > 0n) expect(() => parseRange(`${formatAddress(family, b)}-${formatAddress(family, a)}`)).toThrow(/reversed/);
+        if (b > a) expect(() => parseRange(`${formatAddress(family, b)}-${formatAddress(family, a)}`)).toThrow(/reversed/);
       }),
     );
   });
