@@ -113,11 +113,26 @@ function rawItem(item: Record<string, any> | undefined): Item | undefined {
     : item;
 }
 
+export interface DynamoStoreOptions {
+  /**
+   * Read a written item back (strongly consistent) before a write is acknowledged. DynamoDB Local
+   * was seen to lose writes it had acknowledged 1-6 ms before a kill -9 (test/durability.test.ts);
+   * the read-back closes that window. Real DynamoDB needs no such barrier: the local service sets it.
+   */
+  readAfterWrite?: boolean;
+}
+
 export class DynamoStore implements Store {
   constructor(
     readonly doc: DynamoDBDocumentClient,
     readonly table: string,
+    readonly options: DynamoStoreOptions = {},
   ) {}
+
+  /** The durability barrier of `readAfterWrite` (a no-op on real DynamoDB). */
+  private async settled(key: { pk: string; sk: string }): Promise<void> {
+    if (this.options.readAfterWrite) await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+  }
 
   // ---------- pools ----------
 
@@ -172,6 +187,7 @@ export class DynamoStore implements Store {
     }
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      await this.settled(keys.pool(pool.cloud, pool.zone, pool.name));
       return 'ok';
     } catch (e) {
       const reasons = cancellation(e);
@@ -375,6 +391,7 @@ export class DynamoStore implements Store {
     ];
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      await this.settled(keys.allocation(a.cloud, a.family, value));
       return { ok: true };
     } catch (e) {
       const reasons = cancellation(e);
@@ -591,6 +608,7 @@ export class DynamoStore implements Store {
           ...(expectToken === null ? {} : { ExpressionAttributeNames: { '#tok': 'token' }, ExpressionAttributeValues: { ':tok': expectToken } }),
         }),
       );
+      await this.settled(keys.environment(rec.cloud, rec.name));
       return true;
     } catch (e) {
       if ((e as Error).name === 'ConditionalCheckFailedException') return false;
@@ -628,6 +646,9 @@ export class DynamoStore implements Store {
   private async tx(items: TxItem[]): Promise<'ok' | 'raced'> {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      const first = items[0]!;
+      const key = (first.Put?.Item ?? first.Update?.Key ?? first.Delete?.Key ?? first.ConditionCheck?.Key) as { pk: string; sk: string } | undefined;
+      if (key) await this.settled({ pk: key.pk, sk: key.sk });
       return 'ok';
     } catch (e) {
       if (cancellation(e)) return 'raced';

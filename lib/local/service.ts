@@ -77,7 +77,8 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     log(`Created ${cfg.callersFile} with one caller (${created.principal}, access key ${created.accessKeyId}); the CLI signs with it by default.`);
   }
   const replica: Replica | undefined = cfg.replicaDir ? await startReplica({ primaryEndpoint: endpoint, table: cfg.table, replicaDir: cfg.replicaDir, callersFile: cfg.callersFile, log }) : undefined;
-  const store = new DynamoStore(documentClient({ ...clientCfg, maxAttempts: 5 }), cfg.table);
+  // readAfterWrite: DynamoDB Local acknowledges writes a few ms before they survive a kill -9.
+  const store = new DynamoStore(documentClient({ ...clientCfg, maxAttempts: 5 }), cfg.table, { readAfterWrite: true });
   // Serving from a replica (failover): first make its derived items agree with its allocation records.
   const promoted = existsSync(path.join(cfg.dataDir, 'replica-status.json'));
   if (promoted || process.env.IPAM_RECOVER === '1') {
