@@ -8,7 +8,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { Allocation, Json, PoolPatch, PoolSpec, PoolView, Tags } from './model.js';
+import type { AllocateRequest, Allocation, Json, PoolPatch, PoolSpec, PoolView, Tags } from './model.js';
 
 export interface Problem {
   type?: string;
@@ -41,17 +41,8 @@ export interface ClientOptions {
 
 export type PoolOut = Omit<PoolView, 'uid' | 'epoch' | 'shards'>;
 
-export interface AllocateBody {
-  vm?: string;
-  vip?: string;
-  name?: string;
-  address?: string;
-  prefixLength?: number;
-  mac?: string;
-  hostname?: string;
-  tags?: Tags;
-  metadata?: Record<string, Json>;
-}
+/** The POST body of an allocation: the engine's request without the path's parts, the holder as vm or vip. */
+export type AllocateBody = Omit<AllocateRequest, 'cloud' | 'zone' | 'pool' | 'holder'> & { vm?: string; vip?: string };
 
 const enc = encodeURIComponent;
 
