@@ -3,7 +3,7 @@
  * with Java, on a free loopback port, and waits until it answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -47,6 +47,7 @@ export async function startDynamoLocal(opts: { port?: number; dbPath?: string; h
   const args = [`-Xmx${opts.heapMb ?? 1024}m`, `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`, '-jar', path.join(dir, 'DynamoDBLocal.jar'), '-port', String(port), '-sharedDb', '-disableTelemetry'];
   if (opts.dbPath) {
     mkdirSync(opts.dbPath, { recursive: true });
+    await stopLeftover(opts.dbPath);
     args.push('-dbPath', opts.dbPath);
   } else args.push('-inMemory');
   const child = spawn(process.env.JAVA ?? 'java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,6 +56,7 @@ export async function startDynamoLocal(opts: { port?: number; dbPath?: string; h
   child.stderr?.on('data', (d) => (output = (output + d).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.once('error', (e) => (output += `\n${e.message}`));
+  if (opts.dbPath && child.pid) writeFileSync(path.join(opts.dbPath, PID_FILE), String(child.pid));
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   const deadline = Date.now() + 30_000;
@@ -85,8 +87,38 @@ export async function startDynamoLocal(opts: { port?: number; dbPath?: string; h
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+      if (opts.dbPath) rmSync(path.join(opts.dbPath, PID_FILE), { force: true });
     },
   };
+}
+
+const PID_FILE = 'dynamodb-local.pid';
+
+/**
+ * A DynamoDB Local left running on this data dir by a service that was killed (kill -9 leaves its
+ * child behind) still holds the files: stop it before starting another on them.
+ */
+async function stopLeftover(dbPath: string): Promise<void> {
+  const file = path.join(dbPath, PID_FILE);
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  let alive = false;
+  try {
+    // the same DynamoDB Local on the same data dir, not a process that got its pid since
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    alive = Number.isInteger(pid) && pid > 0 && cmdline.includes('DynamoDBLocal') && cmdline.includes(`\0${dbPath}\0`);
+  } catch {
+    alive = false;
+  }
+  if (alive) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (!existsSync(`/proc/${pid}`)) break;
+      if (i === 30) process.kill(pid, 'SIGKILL');
+    }
+  }
+  rmSync(file, { force: true });
 }
 
 /** Creates the table (and its TTL setting) unless it exists. */

@@ -109,6 +109,15 @@ describe('npm start', () => {
       expect((await c2.getPool('keep', 'z', 'p')).allocated).toBe('20');
       for (const h of held) expect((await c2.lookup('keep', h.allocation.address)).vm).toBe(h.allocation.vm);
       expect(svc.output()).toMatch(/ready in \d+\.\d s/);
+      // kill -9 of the service alone leaves its DynamoDB Local running on the data dir: the next start stops it
+      const pidFile = path.join(dataDir, 'dynamodb', 'dynamodb-local.pid');
+      const orphan = Number(readFileSync(pidFile, 'utf8'));
+      process.kill(svc.proc.pid!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(existsSync(`/proc/${orphan}`)).toBe(true);
+      svc = await startService(env, { dataDir });
+      expect(existsSync(`/proc/${orphan}`)).toBe(false);
+      expect((await svc.client(callers[0]).getPool('keep', 'z', 'p')).allocated).toBe('20');
     } finally {
       await svc.stop();
     }
