@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { invalid, IpamError } from './errors.js';
+import { stableJson } from './json.js';
 import {
   addressAt,
   BITS,
@@ -321,7 +322,7 @@ export class Ipam {
       const base = picked.plan[0]!.base;
       const state = await this.store.getChunk(pool, base);
       const nowMs = this.now();
-      const free = this.freeOffsets(pool, geo, base, state, nowMs).filter((o) => !state?.quarantine.has(o));
+      const free = this.freeOffsets(geo, base, state, nowMs).filter((o) => !state?.quarantine.has(o));
       const pack = requests.slice(i, i + Math.min(48, free.length));
       if (pack.length === 0) continue;
       const at = new Date(nowMs).toISOString();
@@ -383,7 +384,7 @@ export class Ipam {
         let counted = 0;
         for (const base of bases) {
           if (existing.has(base)) continue; // a chunk with history (quarantine) is left to normal allocation
-          const free = this.freeOffsets(fenced, geo, base, undefined, 0);
+          const free = this.freeOffsets(geo, base, undefined, 0);
           const offsets: number[] = [];
           const allocations: Allocation[] = [];
           for (const o of free) {
@@ -479,7 +480,7 @@ export class Ipam {
       const start = candidates.at(randomBelow(candidates.total));
       if (size === 1n) {
         const base = chunkBase(start);
-        const free = this.freeOffsets(pool, geo, base, this.cachedChunk(pool, base), nowMs);
+        const free = this.freeOffsets(geo, base, this.cachedChunk(pool, base), nowMs);
         if (free.length === 0) continue;
         const o = free[Math.floor(Math.random() * free.length)]!;
         const q = this.cachedChunk(pool, base)?.quarantine.get(o);
@@ -494,11 +495,11 @@ export class Ipam {
     // The probes hit full space: is anything left at all?
     const usage = await this.usage(pool);
     if (BigInt(usage.free) < size) return undefined;
-    return this.scan(pool, geo, candidates, size, prefix, nowMs);
+    return this.scan(pool, geo, size, prefix, nowMs);
   }
 
   /** Walks the pool's chunks in order from a random point, reading their real state, for the first free slot. */
-  private async scan(pool: Pool, geo: Geometry, candidates: Candidates, size: bigint, prefix: number, nowMs: number) {
+  private async scan(pool: Pool, geo: Geometry, size: bigint, prefix: number, nowMs: number) {
     const chunkList = chunksOf(geo.segments);
     if (chunkList.total > 1_000_000n) return undefined;
     const first = randomBelow(chunkList.total);
@@ -510,7 +511,7 @@ export class Ipam {
         const state = states.get(base);
         this.noteChunk(pool, base, state);
         if (size === 1n) {
-          const free = this.freeOffsets(pool, geo, base, state, nowMs);
+          const free = this.freeOffsets(geo, base, state, nowMs);
           if (free.length === 0) continue;
           const o = free[Math.floor(Math.random() * free.length)]!;
           const q = state?.quarantine.get(o);
@@ -525,11 +526,10 @@ export class Ipam {
         }
       }
     }
-    void candidates;
     return undefined;
   }
 
-  private freeOffsets(pool: Pool, geo: Geometry, base: bigint, state: ChunkState | undefined, nowMs: number): number[] {
+  private freeOffsets(geo: Geometry, base: bigint, state: ChunkState | undefined, nowMs: number): number[] {
     const out: number[] = [];
     for (const seg of intersect(geo.segments, [{ start: base, end: base + CHUNK - 1n }])) {
       for (let v = seg.start; v <= seg.end; v++) {
@@ -537,7 +537,6 @@ export class Ipam {
         if (!state || !state.used.has(o) || (state.quarantine.get(o) ?? Infinity) <= nowMs) out.push(o);
       }
     }
-    void pool;
     return out;
   }
 
@@ -636,7 +635,7 @@ export class Ipam {
       if (tags) next.tags = tags;
       if (metadata) next.metadata = metadata;
       // Nothing would change: no write, no version, no security event.
-      if (stable([next.mac, next.hostname, next.tags, next.metadata]) === stable([prev.mac, prev.hostname, prev.tags, prev.metadata])) return prev;
+      if (stableJson([next.mac, next.hostname, next.tags, next.metadata]) === stableJson([prev.mac, prev.hostname, prev.tags, prev.metadata])) return prev;
       const pool = await this.requirePool(prev.cloud, prev.zone, prev.pool);
       if ((await this.store.updateAllocation(pool, prev, next)) === 'ok') return next;
       await backoff(attempt);
@@ -740,7 +739,6 @@ export class Ipam {
 
   private async assertUnused(pool: Pool, removed: Segment[]) {
     if (removed.length === 0) return;
-    const nowMs = this.now();
     for (const seg of removed) {
       for await (const base of this.store.poolChunks(pool, chunkBase(seg.start), chunkBase(seg.end))) {
         const state = await this.store.getChunk(pool, base);
@@ -749,7 +747,6 @@ export class Ipam {
           const v = base + BigInt(o);
           if (v < seg.start || v > seg.end) continue;
           if (state.quarantine.has(o)) continue;
-          void nowMs;
           throw new IpamError('RangeInUse', `${formatAddress(pool.family, v)} is allocated inside the space being removed; release it first`, { address: formatAddress(pool.family, v) });
         }
       }
@@ -874,15 +871,10 @@ function checkNoOverlap(pools: Pool[], ranges: ParsedRange[], selfUid: string | 
 }
 
 function sameSpec(a: Pool, b: Pool): boolean {
-  const pick = (p: Pool) => stable({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, tags: p.tags, metadata: p.metadata });
+  const pick = (p: Pool) => stableJson({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, tags: p.tags, metadata: p.metadata });
   return pick(a) === pick(b);
 }
 
-function stable(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as any)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable((v as any)[k])}`).join(',')}}`;
-  return JSON.stringify(v ?? null);
-}
 
 function editList(current: string[], add: string[] | undefined, remove: string[] | undefined, what: string): string[] {
   if (add !== undefined && !Array.isArray(add)) throw invalid(`add ${what} must be a list`);

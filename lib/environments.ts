@@ -12,6 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { invalid, IpamError } from './errors.js';
+import { stableJson } from './json.js';
 import type { Ipam } from './engine.js';
 import type { Allocation, CallContext, Holder } from './model.js';
 import type { EnvironmentRecord, Store } from './store.js';
@@ -57,11 +58,6 @@ interface Unit {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function stable(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as any)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable((v as any)[k])}`).join(',')}}`;
-  return JSON.stringify(v ?? null);
-}
 
 /** Suffixes a hostname's first label: web + 2 -> web-2; web.example.com + 2 -> web-2.example.com. */
 function numberedHost(h: string, i: number): string {
@@ -130,7 +126,7 @@ export class Environments {
     checkName('cloud', cloud);
     checkName('environment', env);
     const units = unitsOf(env, spec);
-    const specHash = createHash('sha256').update(stable(spec)).digest('hex');
+    const specHash = createHash('sha256').update(stableJson(spec)).digest('hex');
     const token = randomUUID();
     const deadline = this.now() + WAIT_MS;
     for (;;) {

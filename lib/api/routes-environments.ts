@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Environments, heatEnvironment, type EnvironmentView } from '../environments.js';
 import { LIMITS, SLOT_RE } from '../validate.js';
 import { json, text, type ApiRequest } from './http.js';
-import type { Route } from './routes.js';
+import { problems, type Route } from './routes.js';
 import * as S from './schemas.js';
 
 const Slot = z
@@ -40,7 +40,6 @@ const EnvironmentOut = z
 
 const FormatQuery = z.object({ format: z.enum(['json', 'heat']).optional() }).strict();
 const params = z.object({ cloud: S.Name, env: S.Name });
-const problemOf = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { description: 'problem', schema: S.Problem, contentType: 'application/problem+json' }]));
 
 function render(req: ApiRequest, format: 'json' | 'heat' | undefined, status: number, view: EnvironmentView) {
   const heat = format === 'heat' || (format === undefined && /application\/(x-)?yaml/.test(req.headers.accept ?? ''));
@@ -57,7 +56,7 @@ export const environmentRoutes: Route[] = [
     params,
     query: FormatQuery,
     body: EnvironmentBody,
-    responses: { 201: { description: 'allocated', schema: EnvironmentOut }, 200: { description: 'already allocated, identical', schema: EnvironmentOut }, ...problemOf(400, 409, 503) },
+    responses: { 201: { description: 'allocated', schema: EnvironmentOut }, 200: { description: 'already allocated, identical', schema: EnvironmentOut }, ...problems(400, 409, 503) },
     async handle({ ipam, params: p, query, body, call, req }) {
       const r = await new Environments(ipam, ipam.store).apply(p.cloud!, p.env!, body, call);
       return render(req, query.format, r.created ? 201 : 200, r.view);
@@ -69,7 +68,7 @@ export const environmentRoutes: Route[] = [
     summary: "An environment's addresses per slot; ?format=heat (or Accept: application/yaml) for a Heat environment file",
     params,
     query: FormatQuery,
-    responses: { 200: { description: 'the environment', schema: EnvironmentOut }, ...problemOf(400, 404) },
+    responses: { 200: { description: 'the environment', schema: EnvironmentOut }, ...problems(400, 404) },
     async handle({ ipam, params: p, query, req }) {
       return render(req, query.format, 200, await new Environments(ipam, ipam.store).get(p.cloud!, p.env!));
     },
@@ -80,7 +79,7 @@ export const environmentRoutes: Route[] = [
     summary: 'Release every address of an environment',
     params,
     query: S.NoQuery,
-    responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problemOf(400, 404, 503) },
+    responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problems(400, 404, 503) },
     async handle({ ipam, params: p, call }) {
       return json(200, { released: await new Environments(ipam, ipam.store).release(p.cloud!, p.env!, call) });
     },

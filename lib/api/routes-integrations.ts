@@ -10,10 +10,9 @@ import { dhcpReservations } from '../dhcp.js';
 import { collect, listZones, zoneFile } from '../dns/zones.js';
 import { dnsConfigFromEnv } from '../dns/zones.js';
 import { json, text } from './http.js';
-import type { Route } from './routes.js';
+import { problems, type Route } from './routes.js';
 import * as S from './schemas.js';
 
-const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { description: 'problem', schema: S.Problem, contentType: 'application/problem+json' }]));
 
 export const ZoneName = z
   .string()

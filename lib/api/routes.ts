@@ -36,7 +36,8 @@ const P = {
   vip: z.object({ cloud: S.Name, vip: S.HolderId }),
 };
 
-const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { description: 'problem', schema: S.Problem, contentType: 'application/problem+json' }]));
+/** OpenAPI response entries of problem+json answers. */
+export const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { description: 'problem', schema: S.Problem, contentType: 'application/problem+json' }]));
 
 export function poolOut(p: PoolView) {
   const { uid: _u, epoch: _e, shards: _s, ...rest } = p;

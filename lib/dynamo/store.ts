@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from '../table.js';
-import type { Family } from '../ip.js';
+import { parseAddress, type Family } from '../ip.js';
 import type { Allocation, Holder, Pool } from '../model.js';
 import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
 import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
@@ -400,7 +400,7 @@ export class DynamoStore implements Store {
       const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
       if (failed(n + 1)) {
         const held = rawItem(reasons[n + 1]?.Item);
-        return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, addressValue(held.family, held.address)) : undefined };
+        return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, parseAddress(held.address).value) : undefined };
       }
       if (failed(n + 2)) return { ok: false, reason: 'epoch' };
       for (let i = 0; i < n; i++) if (failed(i)) return { ok: false, reason: 'chunk', base: c.chunks[i]!.base, state: ChunkEntity.fromItem(rawItem(reasons[i]?.Item)) };
@@ -526,7 +526,7 @@ export class DynamoStore implements Store {
   async getHeld(pool: Pool, holder: Holder, name: string): Promise<Allocation | undefined> {
     const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.held(pool.uid, holder, name), ConsistentRead: true }));
     if (!r.Item) return undefined;
-    return this.getAllocationAt(pool.cloud, pool.family, addressValue(pool.family, r.Item.address));
+    return this.getAllocationAt(pool.cloud, pool.family, parseAddress(r.Item.address).value);
   }
 
   async chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]> {
@@ -555,7 +555,7 @@ export class DynamoStore implements Store {
   }
 
   async updateAllocation(pool: Pool, prev: Allocation, next: Allocation): Promise<'ok' | 'raced'> {
-    const value = addressValue(prev.family, prev.address);
+    const value = parseAddress(prev.address).value;
     const names: Record<string, string> = { '#st': 'state', '#v': 'version' };
     const values: Record<string, unknown> = { ':allocated': 'allocated', ':v': prev.version, ':next': next.version };
     const sets = ['#v = :next'];
@@ -671,18 +671,4 @@ export class DynamoStore implements Store {
   }
 }
 
-function addressValue(family: Family, address: string): bigint {
-  // Stored addresses are canonical; parse without the validation cost of parseAddress.
-  if (family === 4) return address.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
-  return parseV6(address);
-}
 
-function parseV6(text: string): bigint {
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-export { addressValue, offsetIn };
