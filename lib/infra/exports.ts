@@ -36,27 +36,26 @@ export class ZoneExports extends Construct {
 
     // Server access logs of the export bucket. S3 log delivery only supports SSE-S3 target buckets.
     // (cdk-nag's S1 treats a bucket that is itself a server access log target as compliant.)
-    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+    // Both buckets: private, SSE-S3, TLS 1.2+ only, owner-enforced, versioned.
+    const hardened = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
+    } satisfies s3.BucketProps;
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      ...hardened,
       lifecycleRules: [
         { id: 'expire-access-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Zone files are DNS data that resolvers publish anyway; SSE-S3 avoids granting the writer KMS use.
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      // Zone files are DNS data that resolvers publish anyway; SSE-S3 avoids granting the writer KMS use.
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
+      ...hardened,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'zone-exports/',
       lifecycleRules: [
