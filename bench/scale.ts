@@ -4,9 +4,12 @@
  * bulk import. Prints one figure per line and a JSON summary (for docs/benchmarks.md).
  *
  *   BENCH_ALLOCATED=100000 npx tsx bench/scale.ts
+ *
+ * BENCH_DIR=/some/dir keeps the loaded data dir: a second run with the same BENCH_DIR skips the
+ * (long) load and measures the cloud already there. Without it, a temporary dir is used and removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -19,6 +22,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const ALLOCATED = Number(process.env.BENCH_ALLOCATED ?? 100_000);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ctx = { principal: 'bench' };
+const RUN = Date.now().toString(36); // names of this run's allocations, so a rerun on a kept BENCH_DIR allocates anew
 const results: Record<string, unknown> = { allocated: ALLOCATED, addresses: 5_000_000, cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version };
 const report = (k: string, v: number | string, extra = '') => {
   results[k] = v;
@@ -103,7 +107,7 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>) {
 
 async function latencies(c: IpamClient, cloud: string, zone: string, pool: string, tag: string) {
   const held: string[] = [];
-  const alloc = await timed(300, async (i) => held.push((await c.allocate(cloud, zone, pool, { vm: `${tag.replace(/\W+/g, "-")}-${i}` })).allocation.address));
+  const alloc = await timed(300, async (i) => held.push((await c.allocate(cloud, zone, pool, { vm: `${tag.replace(/\W+/g, '-')}-${RUN}-${i}` })).allocation.address));
   const look = await timed(300, (i) => c.lookup(cloud, held[i]!));
   const rel = await timed(300, (i) => c.release(cloud, held[i]!));
   for (const [k, v] of Object.entries({ allocate: alloc, lookup: look, release: rel })) report(`${tag}: ${k} p50 / p99 (ms)`, `${v.p50.toFixed(1)} / ${v.p99.toFixed(1)}`);
@@ -131,38 +135,56 @@ async function main() {
   rmSync(small, { recursive: true, force: true });
 
   // --- the big cloud
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ipam-scale-'));
+  const keep = process.env.BENCH_DIR;
+  const dir = keep ? path.resolve(keep) : mkdtempSync(path.join(os.tmpdir(), 'ipam-scale-'));
+  mkdirSync(dir, { recursive: true });
+  const marker = path.join(dir, 'bench-loaded.json');
+  const loaded = existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as { allocated: number; seconds: number }) : undefined;
+  if (loaded && loaded.allocated !== ALLOCATED) throw new Error(`${dir} holds ${loaded.allocated} allocations, not BENCH_ALLOCATED=${ALLOCATED}`);
   let svc = await start(dir);
-  report('start-up to first allocation, empty (ms)', svc.firstAllocationMs);
+  report('start-up to first allocation, ' + (loaded ? `${ALLOCATED} allocations stored` : 'empty') + ' (ms)', svc.firstAllocationMs);
   const c = svc.client;
   const zones = ['web', 'app', 'data', 'mgmt', 'edge'];
-  for (let z = 0; z < 5; z++) await c.createPool('big', zones[z]!, 'pool', { ranges: [`1${z + 1}.0.0.0-1${z + 1}.15.66.63`], dns: { domain: `${zones[z]}.big.example.com` } });
+  if (!loaded) {
+    for (let z = 0; z < 5; z++) await c.createPool('big', zones[z]!, 'pool', { ranges: [`1${z + 1}.0.0.0-1${z + 1}.15.66.63`], dns: { domain: `${zones[z]}.big.example.com` } });
+    await c.createPool('empty', 'z', 'pool', { ranges: ['172.16.0.0-172.31.66.63'] });
+  }
   report('pools in the big cloud', (await c.listPools('big')).reduce((n, p) => n + Number(p.size), 0), 'addresses');
-  await c.createPool('empty', 'z', 'pool', { ranges: ['172.16.0.0-172.31.66.63'] });
   const javaPid = javaChild(svc.proc.pid!);
   report('service RSS before load (MB): node / DynamoDB Local', `${rssMb(svc.proc.pid!).toFixed(0)} / ${javaPid ? rssMb(javaPid).toFixed(0) : '?'}`);
   await latencies(c, 'empty', 'z', 'pool', 'empty cloud');
 
-  // --- bulk load through the engine
-  const ipam = new Ipam(new DynamoStore(documentClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 10 }), 'ipam'));
-  const t0 = performance.now();
-  await Promise.all(
-    zones.map((zone) =>
-      ipam.importAllocations('big', zone, 'pool', (function* () {
-        for (let i = 0; i < ALLOCATED / 5; i++) yield { holder: { kind: 'vm' as const, id: `${zone}-${i}` }, hostname: `${zone}-${i}` };
-      })(), ctx),
-    ),
-  );
-  const loadS = (performance.now() - t0) / 1000;
-  report('bulk import (s)', loadS, `(${(ALLOCATED / loadS).toFixed(0)} allocations/s)`);
+  // --- bulk load through the engine, with progress on stderr
+  if (loaded) report('bulk import (s)', loaded.seconds, `(an earlier run, ${(ALLOCATED / loaded.seconds).toFixed(0)} allocations/s)`);
+  else {
+    const ipam = new Ipam(new DynamoStore(documentClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 10 }), 'ipam'));
+    const t0 = performance.now();
+    const done = new Map<string, number>();
+    const progress = setInterval(() => {
+      const n = [...done.values()].reduce((a, b) => a + b, 0);
+      const s = (performance.now() - t0) / 1000;
+      console.error(`  imported ${n} of ${ALLOCATED} (${(n / s).toFixed(0)}/s, ${s.toFixed(0)} s)`);
+    }, 30_000);
+    await Promise.all(
+      zones.map((zone) =>
+        ipam.importAllocations('big', zone, 'pool', (function* () {
+          for (let i = 0; i < ALLOCATED / 5; i++) yield { holder: { kind: 'vm' as const, id: `${zone}-${i}` }, hostname: `${zone}-${i}` };
+        })(), ctx, (n) => done.set(zone, n)),
+      ),
+    );
+    clearInterval(progress);
+    const loadS = (performance.now() - t0) / 1000;
+    report('bulk import (s)', loadS, `(${(ALLOCATED / loadS).toFixed(0)} allocations/s)`);
+    writeFileSync(marker, JSON.stringify({ allocated: ALLOCATED, seconds: loadS }));
+  }
   report('service RSS after load (MB): node / DynamoDB Local', `${rssMb(svc.proc.pid!).toFixed(0)} / ${javaPid ? rssMb(javaPid).toFixed(0) : '?'}`);
   await latencies(c, 'big', 'web', 'pool', 'loaded cloud');
   report('service RSS after measuring (MB): node / DynamoDB Local', `${rssMb(svc.proc.pid!).toFixed(0)} / ${javaPid ? rssMb(javaPid).toFixed(0) : '?'}`);
 
   // --- HTTP allocations at 32-way vs raw conditional PutItem on the same DynamoDB Local
   const raw = new DynamoDBClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  const put = await concurrentRate(2000, 32, (i) => raw.send(new PutItemCommand({ TableName: 'ipam', Item: { pk: { S: `RAWBENCH#${i}` }, sk: { S: 'R' }, v: { S: 'x'.repeat(200) } }, ConditionExpression: 'attribute_not_exists(pk)' })));
-  const http = await concurrentRate(2000, 32, (i) => c.allocate('big', 'app', 'pool', { vm: `http-${i}` }));
+  const put = await concurrentRate(2000, 32, (i) => raw.send(new PutItemCommand({ TableName: 'ipam', Item: { pk: { S: `RAWBENCH#${RUN}#${i}` }, sk: { S: 'R' }, v: { S: 'x'.repeat(200) } }, ConditionExpression: 'attribute_not_exists(pk)' })));
+  const http = await concurrentRate(2000, 32, (i) => c.allocate('big', 'app', 'pool', { vm: `http-${RUN}-${i}` }));
   report('raw conditional PutItem at 32-way (/s)', put);
   report('HTTP API allocations at 32-way (/s)', http);
   report('ratio HTTP allocation / PutItem', http / put);
@@ -171,7 +193,7 @@ async function main() {
   const envLat: number[] = [];
   for (let i = 0; i < 8; i++) {
     const s0 = performance.now();
-    await c.request('PUT', `/v1/clouds/big/environments/env-${i}`, { body: { slots: { nodes: { zone: 'mgmt', pool: 'pool', vm: `env-${i}`, count: 100 } } } });
+    await c.request('PUT', `/v1/clouds/big/environments/env-${RUN}-${i}`, { body: { slots: { nodes: { zone: 'mgmt', pool: 'pool', vm: `env-${RUN}-${i}`, count: 100 } } } });
     envLat.push(performance.now() - s0);
   }
   envLat.sort((a, b) => a - b);
@@ -194,7 +216,7 @@ async function main() {
   report(`start-up to first allocation, 5,000,000 addresses and ${ALLOCATED} allocations stored (ms)`, svc.firstAllocationMs);
   await svc.stop();
   console.log(JSON.stringify(results));
-  rmSync(dir, { recursive: true, force: true });
+  if (!keep) rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch((e) => {

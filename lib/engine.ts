@@ -31,7 +31,7 @@ import {
   type ParsedRange,
   type Segment,
 } from './ip.js';
-import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from './model.js';
+import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Json, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from './model.js';
 import type { ChunkChange, ChunkState, Store } from './store.js';
 import { checkAllocationName, checkHolderId, checkHostname, checkMetadata, checkName, checkTags, DOMAIN_RE, LIMITS, normalizeMac } from './validate.js';
 
@@ -48,8 +48,36 @@ export interface EngineOptions {
   maxAttempts?: number;
   /** How long a cached pool definition may be used before it is read again. */
   poolCacheMs?: number;
+  /**
+   * Group commit: concurrent single-address allocations from one pool that arrive while this engine
+   * already has `groupCommit` transactions in flight for that pool wait and then go together, up to
+   * 48 in one transaction (one chunk item, one counter shard, a record and a claim each). 0 turns it
+   * off. Default 4. An engine serving one request at a time (a Lambda invocation) never groups.
+   */
+  groupCommit?: number;
   now?: () => number;
 }
+
+/** A single-address allocation, validated, waiting for its group's transaction. */
+interface Waiting {
+  req: AllocateRequest;
+  fields: RecordFields;
+  ctx: CallContext;
+  resolve: (r: { allocation: Allocation; created: boolean }) => void;
+  reject: (e: unknown) => void;
+}
+
+/** What an allocation record carries besides where it is. */
+interface RecordFields {
+  holder: Holder;
+  name: string;
+  mac?: string;
+  hostname?: string;
+  tags: Record<string, string>;
+  metadata: Record<string, Json>;
+}
+
+const GROUP_MAX = 48; // 2 items each + chunk + shard: 98 of a transaction's 100
 
 interface Geometry {
   family: Family;
@@ -73,6 +101,8 @@ export class Ipam {
   private readonly poolCache = new Map<string, { pool: Pool; at: number }>();
   private readonly geometryCache = new Map<string, Geometry>();
   private readonly chunkCache = new Map<string, CachedChunk>();
+  private readonly groupCommit: number;
+  private readonly groups = new Map<string, { queue: Waiting[]; inflight: number }>();
 
   constructor(
     readonly store: Store,
@@ -81,6 +111,7 @@ export class Ipam {
     this.shards = opts.shards ?? 16;
     this.maxAttempts = opts.maxAttempts ?? 40;
     this.poolCacheMs = opts.poolCacheMs ?? 5000;
+    this.groupCommit = opts.groupCommit ?? 4;
     this.now = opts.now ?? Date.now;
   }
 
@@ -223,9 +254,25 @@ export class Ipam {
     const name = req.name === undefined ? 'default' : checkAllocationName(req.name);
     const mac = req.mac === undefined ? undefined : normalizeMac(req.mac);
     const hostname = req.hostname === undefined ? undefined : checkHostname(req.hostname);
-    const tags = checkTags(req.tags);
-    const metadata = checkMetadata(req.metadata);
+    const fields: RecordFields = { holder, name, ...(mac ? { mac } : {}), ...(hostname ? { hostname } : {}), tags: checkTags(req.tags), metadata: checkMetadata(req.metadata) };
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
+    if (this.groupCommit > 0 && !wanted && (req.prefixLength === undefined || req.prefixLength === 32 || req.prefixLength === 128)) {
+      const key = poolKey(req.cloud, req.zone, req.pool);
+      const g = this.groups.get(key);
+      if (g && g.inflight >= this.groupCommit) {
+        // This engine is busy with the pool: wait, and go with the next group.
+        return new Promise((resolve, reject) => {
+          g.queue.push({ req, fields, ctx, resolve, reject });
+        });
+      }
+      return this.inGroupSlot(key, () => this.allocateOne(req, fields, wanted, ctx));
+    }
+    return this.allocateOne(req, fields, wanted, ctx);
+  }
+
+  /** One allocation in its own transaction (any size, a requested address, retries). */
+  private async allocateOne(req: AllocateRequest, fields: RecordFields, wanted: ReturnType<typeof parseRequestedAddress> | undefined, ctx: CallContext): Promise<{ allocation: Allocation; created: boolean }> {
+    const { holder, name } = fields;
     let refreshPool = false;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const pool = await this.requirePool(req.cloud, req.zone, req.pool, refreshPool);
@@ -253,27 +300,7 @@ export class Ipam {
         }
         ({ plan, start } = picked);
       }
-      const address = formatAddress(pool.family, start);
-      const at = new Date(this.now()).toISOString();
-      const allocation: Allocation = {
-        cloud: req.cloud,
-        zone: req.zone,
-        pool: req.pool,
-        address,
-        cidr: `${address}/${prefix}`,
-        prefixLength: prefix,
-        family: pool.family,
-        ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
-        name,
-        ...(mac ? { mac } : {}),
-        ...(hostname ? { hostname } : {}),
-        tags,
-        metadata,
-        allocatedAt: at,
-        allocatedBy: ctx.principal,
-        ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-        version: 1,
-      };
+      const allocation = allocationRecord(pool, start, prefix, fields, ctx, new Date(this.now()).toISOString());
       const out = await this.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size });
       if (out.ok) {
         for (const ch of plan) this.noteTaken(pool, ch);
@@ -303,6 +330,85 @@ export class Ipam {
       }
     }
     throw contention('allocating');
+  }
+
+  /**
+   * Runs `work` in one of the pool's group-commit slots; when it ends, the allocations that waited
+   * meanwhile go out as groups, one per free slot.
+   */
+  private async inGroupSlot<T>(key: string, work: () => Promise<T>): Promise<T> {
+    let g = this.groups.get(key);
+    if (!g) this.groups.set(key, (g = { queue: [], inflight: 0 }));
+    g.inflight++;
+    try {
+      return await work();
+    } finally {
+      g.inflight--;
+      this.drain(key, g);
+    }
+  }
+
+  private drain(key: string, g: { queue: Waiting[]; inflight: number }) {
+    while (g.queue.length > 0 && g.inflight < this.groupCommit) {
+      // One claim per (holder, name) in a transaction: a repeated request waits for the next group,
+      // where it finds the first one's claim and gets the same address back.
+      const group: Waiting[] = [];
+      const seen = new Set<string>();
+      const later: Waiting[] = [];
+      for (const w of g.queue) {
+        const k = `${w.fields.holder.kind}#${w.fields.holder.id}#${w.fields.name}`;
+        if (group.length < GROUP_MAX && !seen.has(k)) {
+          seen.add(k);
+          group.push(w);
+        } else later.push(w);
+      }
+      g.queue = later;
+      void this.inGroupSlot(key, () => this.commitGroup(group));
+    }
+    if (g.queue.length === 0 && g.inflight === 0) this.groups.delete(key);
+  }
+
+  /**
+   * One transaction for a group of waiting single-address allocations from one chunk. If it loses a
+   * race (a holder that already holds, an address taken by another engine, a changed pool) nothing
+   * was written, and every member is allocated on its own, with the usual retries and errors.
+   */
+  private async commitGroup(group: Waiting[]): Promise<void> {
+    const each = (ws: Waiting[]) =>
+      Promise.all(ws.map((w) => this.allocateOne(w.req, w.fields, undefined, w.ctx).then(w.resolve, w.reject)));
+    try {
+      if (group.length === 1) return void (await each(group));
+      const { req } = group[0]!;
+      const pool = await this.requirePool(req.cloud, req.zone, req.pool);
+      const prefix = pool.prefixLength ?? BITS[pool.family];
+      const single = group.filter((w) => (w.req.prefixLength ?? prefix) === BITS[pool.family]);
+      const others = group.filter((w) => !single.includes(w));
+      const geo = this.geometry(pool);
+      const picked = pool.importing || single.length < 2 ? undefined : await this.pick(pool, geo, 1n, BITS[pool.family]);
+      if (!picked) return void (await each(group));
+      const base = picked.plan[0]!.base;
+      const state = this.cachedChunk(pool, base);
+      const free = this.freeOffsets(geo, base, state, this.now()).filter((o) => !state?.quarantine.has(o));
+      shuffle(free);
+      const members = single.slice(0, free.length);
+      const rest = [...single.slice(free.length), ...others];
+      if (members.length < 2) return void (await each(group));
+      const at = new Date(this.now()).toISOString();
+      const allocations = members.map((w, i) => allocationRecord(pool, base + BigInt(free[i]!), BITS[pool.family], w.fields, w.ctx, at));
+      const chunk: ChunkChange = { base, offsets: free.slice(0, members.length) };
+      const restDone = each(rest);
+      if ((await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards) })) === 'ok') {
+        this.noteTaken(pool, chunk);
+        members.forEach((w, i) => w.resolve({ allocation: allocations[i]!, created: true }));
+      } else {
+        this.chunkCache.delete(chunkKey(pool, base));
+        await each(members);
+      }
+      await restDone;
+    } catch (e) {
+      // A failure before the transaction (the pool is gone, the store is down): each member learns it.
+      for (const w of group) w.reject(e);
+    }
   }
 
   /**
@@ -757,27 +863,42 @@ export class Ipam {
 // ======================= pure helpers =======================
 
 /** A new allocation record of one address (bulk loading and import). */
-function singleRecord(pool: Pool, value: bigint, holder: Holder, name: string, r: { hostname?: string; mac?: string }, ctx: CallContext, at: string): Allocation {
+/** The record of an allocation of the block (or address) at `value`. */
+function allocationRecord(pool: Pool, value: bigint, prefix: number, f: RecordFields, ctx: CallContext, at: string): Allocation {
   const address = formatAddress(pool.family, value);
   return {
     cloud: pool.cloud,
     zone: pool.zone,
     pool: pool.name,
     address,
-    cidr: `${address}/${BITS[pool.family]}`,
-    prefixLength: BITS[pool.family],
+    cidr: `${address}/${prefix}`,
+    prefixLength: prefix,
     family: pool.family,
-    ...(holder.kind === 'vm' ? { vm: holder.id } : { vip: holder.id }),
-    name,
-    ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}),
-    ...(r.mac ? { mac: normalizeMac(r.mac) } : {}),
-    tags: {},
-    metadata: {},
+    ...(f.holder.kind === 'vm' ? { vm: f.holder.id } : { vip: f.holder.id }),
+    name: f.name,
+    ...(f.mac ? { mac: f.mac } : {}),
+    ...(f.hostname ? { hostname: f.hostname } : {}),
+    tags: f.tags,
+    metadata: f.metadata,
     allocatedAt: at,
     allocatedBy: ctx.principal,
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     version: 1,
   };
+}
+
+/** A single address for bulk loading: hostname and MAC only. */
+function singleRecord(pool: Pool, value: bigint, holder: Holder, name: string, r: { hostname?: string; mac?: string }, ctx: CallContext, at: string): Allocation {
+  const fields: RecordFields = { holder, name, ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}), ...(r.mac ? { mac: normalizeMac(r.mac) } : {}), tags: {}, metadata: {} };
+  return allocationRecord(pool, value, BITS[pool.family], fields, ctx, at);
+}
+
+/** Fisher-Yates, in place: concurrent engines that share a chunk pick different offsets. */
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
 }
 
 const poolKey = (cloud: string, zone: string, name: string) => `${cloud}/${zone}/${name}`;

@@ -395,6 +395,79 @@ describe('concurrency', () => {
   });
 });
 
+describe('group commit', () => {
+  /** The engine's store, with its transactions counted. */
+  const counted = async (opts = {}) => {
+    const f = await freshIpam(opts);
+    const calls = { single: 0, group: 0, groupSizes: [] as number[] };
+    const single = f.store.commitAllocation.bind(f.store);
+    const bulk = f.store.commitBulk.bind(f.store);
+    f.store.commitAllocation = (c) => (calls.single++, single(c));
+    f.store.commitBulk = (c) => (calls.group++, calls.groupSizes.push(c.allocations.length), bulk(c));
+    return { ...f, calls };
+  };
+
+  it('commits concurrent single allocations of one pool together, each with its own caller, fields and counts', async () => {
+    const { ipam, calls } = await counted();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.30.0.0/16'] }, ctx);
+    const results = await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `g-${i}` }, hostname: `g-${i}`, tags: { n: String(i) }, metadata: { i } }, { principal: `caller-${i % 3}`, requestId: `r-${i}` }),
+      ),
+    );
+    expect(results.every((r) => r.created)).toBe(true);
+    expect(new Set(results.map((r) => r.allocation.address)).size).toBe(120);
+    // 4 slots go out one by one, then the waiting ones go in groups: far fewer transactions than allocations
+    expect(calls.group).toBeGreaterThan(0);
+    expect(calls.single + calls.group).toBeLessThan(40);
+    expect(calls.groupSizes.reduce((a, b) => a + b, 0) + calls.single).toBe(120);
+    for (const i of [0, 7, 64, 119]) {
+      const a = await ipam.lookup('c', results[i]!.allocation.address);
+      expect(a).toMatchObject({ vm: `g-${i}`, hostname: `g-${i}`, tags: { n: String(i) }, metadata: { i }, allocatedBy: `caller-${i % 3}`, requestId: `r-${i}` });
+    }
+    expect(await ipam.getPool('c', 'z', 'p')).toMatchObject({ allocated: '120' });
+    const listed = await ipam.listAllocations('c', 'z', 'p', { limit: 1000 });
+    expect(listed.items).toHaveLength(120);
+  });
+
+  it('keeps repeats, duplicates, blocks and requested addresses correct when they arrive in a group', async () => {
+    const { ipam, calls } = await counted({ groupCommit: 1 });
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.31.0.0/22'] }, ctx);
+    const before = await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'old' } }, ctx);
+    const reqs = [
+      ...Array.from({ length: 30 }, (_, i) => ({ holder: { kind: 'vm' as const, id: `n-${i}` } })),
+      ...Array.from({ length: 6 }, () => ({ holder: { kind: 'vm' as const, id: 'dup' } })),
+      { holder: { kind: 'vm' as const, id: 'old' } },
+      { holder: { kind: 'vm' as const, id: 'blk' }, prefixLength: 30 },
+      { holder: { kind: 'vm' as const, id: 'pinned' }, address: '10.31.3.3' },
+    ];
+    const results = await Promise.all(reqs.map((r) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', ...r }, ctx)));
+    expect(calls.group).toBeGreaterThan(0);
+    const dups = results.slice(30, 36);
+    expect(new Set(dups.map((r) => r.allocation.address)).size).toBe(1);
+    expect(dups.filter((r) => r.created)).toHaveLength(1);
+    expect(results[36]).toMatchObject({ created: false, allocation: { address: before.allocation.address } });
+    expect(results[37]!.allocation.prefixLength).toBe(30);
+    expect(results[38]!.allocation.address).toBe('10.31.3.3');
+    const created = results.filter((r) => r.created).map((r) => r.allocation);
+    const spans = [before.allocation, ...created].map((a) => {
+      const [, , c3, c4] = a.address.split('.').map(Number);
+      const v = c3! * 256 + c4!;
+      return [v, v + 2 ** (32 - a.prefixLength) - 1] as const;
+    });
+    spans.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThan(spans[i - 1]![1]);
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe(String(spans.reduce((n, [a, b]) => n + b - a + 1, 0)));
+  });
+
+  it('is off with groupCommit: 0 (one transaction per allocation)', async () => {
+    const { ipam, calls } = await counted({ groupCommit: 0 });
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.32.0.0/20'] }, ctx);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `s-${i}` } }, ctx)));
+    expect(calls).toMatchObject({ single: 20, group: 0 });
+  });
+});
+
 describe('repair after failover', () => {
   it('rebuilds counters, free-slot sets and claims from the allocation records', async () => {
     const { ipam, store, doc, table } = await freshIpam();
