@@ -8,15 +8,16 @@
  * BENCH_DIR=/some/dir keeps the loaded data dir: a second run with the same BENCH_DIR skips the
  * (long) load and measures the cloud already there. Without it, a temporary dir is used and removed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { IpamClient } from '../lib/client.js';
 import { LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
 import { Ipam } from '../lib/engine.js';
+import type { IpamClient } from '../lib/client.js';
+import { startLocal as start } from './service.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const ALLOCATED = Number(process.env.BENCH_ALLOCATED ?? 100_000);
@@ -44,55 +45,6 @@ const javaChild = (pid: number): number | undefined => {
     return undefined;
   }
 };
-
-interface Svc {
-  proc: ChildProcess;
-  url: string;
-  ddb: string;
-  client: IpamClient;
-  stop(): Promise<void>;
-}
-
-async function start(dataDir: string): Promise<Svc & { firstAllocationMs: number }> {
-  const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_QUIET: '1', IPAM_EXPORT_INTERVAL_SECONDS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const t = setInterval(() => {
-      const x = /listening on (http:\/\/[\d.]+:\d+) .*DynamoDB (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (x) {
-        clearInterval(t);
-        resolve(x);
-      } else if (proc.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(out));
-      }
-    }, 20);
-  });
-  const callers = JSON.parse(readFileSync(path.join(dataDir, 'callers.json'), 'utf8'));
-  const client = new IpamClient({ endpoint: m[1]!, credentials: { accessKeyId: callers[0].accessKeyId, secretAccessKey: callers[0].secretAccessKey } });
-  await client.createPool('boot', 'z', 'p', { ranges: ['10.250.0.0/16'] }).catch(() => undefined);
-  await client.allocate('boot', 'z', 'p', { vm: `boot-${Date.now()}` });
-  const firstAllocationMs = performance.now() - t0;
-  return {
-    proc,
-    url: m[1]!,
-    ddb: m[2]!,
-    client,
-    firstAllocationMs,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
-  };
-}
 
 async function timed(n: number, fn: (i: number) => Promise<unknown>) {
   const lat: number[] = [];

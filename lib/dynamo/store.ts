@@ -5,7 +5,6 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -439,15 +438,21 @@ export class DynamoStore implements Store {
       puts.push(AllocationEntity.toItem(a, pool, base + BigInt(offsets[i]!)));
       puts.push({ ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family });
     });
-    const batches: Item[][] = [];
-    for (let i = 0; i < puts.length; i += 25) batches.push(puts.slice(i, i + 25));
+    // Transactions of 100 puts, not batch writes: DynamoDB Local commits (and syncs) a batch write per
+    // item but a transaction once, which loads 2-3x faster there; each group of 100 is all or nothing.
+    // Nothing else writes these items while the pool is fenced, so a conflict is only retried.
+    const groups: Item[][] = [];
+    for (let i = 0; i < puts.length; i += 100) groups.push(puts.slice(i, i + 100));
     await Promise.all(
-      batches.map(async (batch) => {
-        let pending = batch.map((Item) => ({ PutRequest: { Item } }));
-        for (let attempt = 0; pending.length > 0; attempt++) {
-          const r = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
-          pending = (r.UnprocessedItems?.[this.table] as typeof pending | undefined) ?? [];
-          if (pending.length > 0) await new Promise((res) => setTimeout(res, Math.min(1000, 20 * 2 ** attempt)));
+      groups.map(async (group) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Item) => ({ Put: { TableName: this.table, Item } })) }));
+            return;
+          } catch (e) {
+            if (!cancellation(e) || attempt >= 8) throw e;
+            await new Promise((res) => setTimeout(res, Math.min(1000, 20 * 2 ** attempt)));
+          }
         }
       }),
     );

@@ -1,0 +1,58 @@
+/** Starts the local service (`bin/local.ts`, what `npm start` runs) for the benchmarks, and times its start. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { IpamClient } from '../lib/client.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface Svc {
+  proc: ChildProcess;
+  url: string;
+  ddb: string;
+  client: IpamClient;
+  stop(): Promise<void>;
+}
+
+/** Starts the service on `dataDir` and times it to the first successful allocation. */
+export async function startLocal(dataDir: string, env: Record<string, string> = {}): Promise<Svc & { firstAllocationMs: number }> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_QUIET: '1', IPAM_EXPORT_INTERVAL_SECONDS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  if (process.env.BENCH_SERVICE_LOG === '1') proc.stderr!.pipe(process.stderr); // the service's own diagnostics
+  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const t = setInterval(() => {
+      const x = /listening on (http:\/\/[\d.]+:\d+) .*DynamoDB (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (x) {
+        clearInterval(t);
+        resolve(x);
+      } else if (proc.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(out));
+      }
+    }, 20);
+  });
+  const callers = JSON.parse(readFileSync(path.join(dataDir, 'callers.json'), 'utf8'));
+  const client = new IpamClient({ endpoint: m[1]!, credentials: { accessKeyId: callers[0].accessKeyId, secretAccessKey: callers[0].secretAccessKey } });
+  await client.createPool('boot', 'z', 'p', { ranges: ['10.250.0.0/16'] }).catch(() => undefined);
+  await client.allocate('boot', 'z', 'p', { vm: `boot-${Date.now()}` });
+  const firstAllocationMs = performance.now() - t0;
+  return {
+    proc,
+    url: m[1]!,
+    ddb: m[2]!,
+    client,
+    firstAllocationMs,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
