@@ -100,7 +100,12 @@ interface ShardState {
   parent?: string;
   after?: string;
   done: boolean;
+  /** Where the next GetRecords reads: after the last record in `buffer`. */
   iterator?: string;
+  /** Read, not yet handled (read ahead while the previous batch was handled). */
+  buffer: StreamRecordOut[];
+  /** GetRecords said the shard is closed: `buffer` holds its last records. */
+  ended: boolean;
   limit: number;
   failures: number;
   retryAt: number;
@@ -185,7 +190,7 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
       streamArn = arn;
       shards.clear();
       for (const [id, c] of Object.entries(checkpoint.streamArn === arn ? checkpoint.shards : {})) {
-        shards.set(id, { id, ...(c.sequenceNumber ? { after: c.sequenceNumber } : {}), done: !!c.done, limit: batchSize, failures: 0, retryAt: 0 });
+        shards.set(id, { id, ...(c.sequenceNumber ? { after: c.sequenceNumber } : {}), done: !!c.done, buffer: [], ended: false, limit: batchSize, failures: 0, retryAt: 0 });
       }
       checkpoint.streamArn = arn;
     }
@@ -201,7 +206,7 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
       const s = shards.get(id);
       if (s) {
         if (parent) s.parent = parent;
-      } else shards.set(id, { id, ...(parent ? { parent } : {}), done: false, limit: batchSize, failures: 0, retryAt: 0 });
+      } else shards.set(id, { id, ...(parent ? { parent } : {}), done: false, buffer: [], ended: false, limit: batchSize, failures: 0, retryAt: 0 });
     }
     for (const s of [...shards.values()]) {
       if (listed.has(s.id)) continue;
@@ -234,21 +239,20 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
     }
   };
 
-  /** One GetRecords on one shard and the delivery of its records. Returns the number of records read. */
-  const poll = async (s: ShardState): Promise<number> => {
-    s.iterator ??= await iteratorFor(s);
-    if (!s.iterator) {
-      // No iterator for a shard: DynamoDB says it has nothing more (closed and read).
-      s.done = true;
-      await saveCheckpoint();
-      needRefresh = true;
-      return 0;
-    }
+  /** Forgets what was read ahead: the shard is read again from its checkpoint. */
+  const rewind = (s: ShardState) => {
+    s.iterator = undefined;
+    s.buffer = [];
+    s.ended = false;
+  };
+
+  /** One GetRecords at the shard's read position, into its buffer. */
+  const readOnce = async (s: ShardState): Promise<number> => {
     let r: GetRecordsCommandOutput;
     try {
-      r = await streams.send(new GetRecordsCommand({ ShardIterator: s.iterator, Limit: s.limit }));
+      r = await streams.send(new GetRecordsCommand({ ShardIterator: s.iterator!, Limit: s.limit }));
     } catch (e) {
-      s.iterator = undefined;
+      rewind(s);
       const name = (e as Error).name;
       if (name === 'ExpiredIteratorException') return 0; // a fresh one from the checkpoint next time
       if (name === 'TrimmedDataAccessException') {
@@ -260,28 +264,70 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
       throw e;
     }
     const records = r.Records ?? [];
-    if (records.length > 0) {
-      const first = createdMs(records[0]!);
-      s.behindSince ??= Math.min(Date.now(), first === undefined ? Infinity : first + APPROX_TIME_PRECISION_MS);
-      let delivered: boolean;
-      try {
-        delivered = await deliver(s, records);
-      } catch (e) {
-        s.iterator = undefined; // read again from the checkpoint
-        throw e;
-      }
-      if (!delivered) return records.length;
-    } else s.behindSince = undefined;
+    s.buffer.push(...records);
     if (r.NextShardIterator) s.iterator = r.NextShardIterator;
     else {
-      // The shard is closed and read to its end; its children (if any) may start.
       s.iterator = undefined;
-      s.done = true;
-      s.behindSince = undefined;
-      await saveCheckpoint();
-      needRefresh = true;
+      s.ended = true;
     }
     return records.length;
+  };
+
+  /**
+   * Reads on while a batch is being handled, so that the next batch is already here when it ends:
+   * the read latency leaves the cycle, and a busy stream gets bigger batches. Stops at a full batch.
+   */
+  const readAhead = async (s: ShardState, handling: { done: boolean }): Promise<unknown> => {
+    try {
+      while (!handling.done && !stopping && s.iterator && s.buffer.length < s.limit) {
+        if ((await readOnce(s)) === 0 && !handling.done) await new Promise((r) => setTimeout(r, Math.min(pollMs, 25)));
+      }
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  };
+
+  /** Handles the next batch of one shard (reading it first if nothing was read ahead). Returns the number of records handled. */
+  const poll = async (s: ShardState): Promise<number> => {
+    if (s.buffer.length === 0 && !s.ended) {
+      s.iterator ??= await iteratorFor(s);
+      if (!s.iterator) s.ended = true; // no iterator: DynamoDB says the shard has nothing more
+      else await readOnce(s);
+    }
+    if (s.buffer.length === 0) {
+      s.behindSince = undefined;
+      if (s.ended) {
+        // The shard is closed and read to its end; its children (if any) may start.
+        s.iterator = undefined;
+        s.done = true;
+        await saveCheckpoint();
+        needRefresh = true;
+      }
+      return 0;
+    }
+    const first = createdMs(s.buffer[0]!);
+    s.behindSince ??= Math.min(Date.now(), first === undefined ? Infinity : first + APPROX_TIME_PRECISION_MS);
+    const batch = s.buffer.splice(0, s.limit);
+    const handling = { done: false };
+    const ahead = readAhead(s, handling);
+    let delivered: boolean;
+    try {
+      delivered = await deliver(s, batch);
+    } catch (e) {
+      handling.done = true;
+      await ahead;
+      rewind(s); // read again from the checkpoint
+      throw e;
+    }
+    handling.done = true;
+    const aheadError = await ahead;
+    if (!delivered) rewind(s); // resume at the first failed record, from the checkpoint
+    else if (aheadError) {
+      rewind(s);
+      fail(`shard ${s.id}: reading ahead failed; reading again from the checkpoint`, aheadError);
+    }
+    return batch.length;
   };
 
   /** Runs the handler on a batch; writes the events of the records up to the first failure. */
@@ -316,7 +362,6 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
       s.limit = batchSize;
       return true;
     }
-    s.iterator = undefined;
     s.failures++;
     if (thrown !== undefined) s.limit = Math.max(1, Math.floor(s.limit / 2));
     const wait = Math.min(maxBackoffMs, pollMs * 2 ** (s.failures - 1));

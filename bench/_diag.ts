@@ -1,0 +1,31 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { startDynamoLocal, ensureTable, LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const ddb = await startDynamoLocal({ dbPath: '/tmp/txb/diag' });
+const cfg = { endpoint: ddb.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+const c = new DynamoDBClient(cfg); const s = new DynamoDBStreamsClient(cfg);
+await ensureTable(c, 'diag');
+const arn = (await c.send(new DescribeTableCommand({ TableName: 'diag' }))).Table!.LatestStreamArn!;
+let stop = false;
+const writer = (async () => { for (let i = 0; !stop; i++) { await c.send(new PutItemCommand({ TableName: 'diag', Item: { pk: { S: `k${i}` }, sk: { S: 's' }, lastChange: { N: String(Date.now()) } } })); await new Promise(r => setTimeout(r, 10)); } })();
+await new Promise(r => setTimeout(r, 500));
+const shards = (await s.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards!;
+console.log('shards', shards.length, shards.map(x => x.ShardId + ' parent=' + x.ParentShardId + ' end=' + x.SequenceNumberRange?.EndingSequenceNumber));
+const open = shards.find(x => !x.SequenceNumberRange?.EndingSequenceNumber)!;
+let it = (await s.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: open.ShardId!, ShardIteratorType: 'LATEST' }))).ShardIterator;
+const lags: number[] = []; const gr: number[] = [];
+const t0 = Date.now();
+while (Date.now() - t0 < 8000 && it) {
+  const a = performance.now();
+  const r = await s.send(new GetRecordsCommand({ ShardIterator: it, Limit: 1000 }));
+  gr.push(performance.now() - a);
+  for (const rec of r.Records ?? []) lags.push(Date.now() - Number(rec.dynamodb!.NewImage!.lastChange!.N));
+  it = r.NextShardIterator;
+  await new Promise(r => setTimeout(r, 20));
+}
+stop = true; await writer;
+lags.sort((a, b) => a - b); gr.sort((a, b) => a - b);
+console.log('records', lags.length, 'lag p50', lags[lags.length >> 1], 'p99', lags[Math.floor(lags.length * .99)], 'GetRecords p50', gr[gr.length >> 1]?.toFixed(1), 'p99', gr[Math.floor(gr.length * .99)]?.toFixed(1));
+await ddb.stop();

@@ -1,0 +1,17 @@
+import { startDynamoLocal, ensureTable, LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
+import { Ipam } from '../lib/engine.js';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const ddb = await startDynamoLocal({ dbPath: '/tmp/txb/imp-' + Date.now() });
+const raw = new DynamoDBClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+await ensureTable(raw, 'ipam');
+const ipam = new Ipam(new DynamoStore(documentClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 10 }), 'ipam'));
+const ctx = { principal: 'x' };
+const N = Number(process.env.N ?? 20000);
+for (let z = 0; z < 5; z++) await ipam.createPool('big', `z${z}`, 'pool', { ranges: [`1${z + 1}.0.0.0-1${z + 1}.15.66.63`] }, ctx);
+const t0 = performance.now();
+await Promise.all([0,1,2,3,4].map((z) => ipam.importAllocations('big', `z${z}`, 'pool', (function* () { for (let i = 0; i < N / 5; i++) yield { holder: { kind: 'vm' as const, id: `${z}-${i}` }, hostname: `h${z}-${i}` }; })(), ctx)));
+const s = (performance.now() - t0) / 1000;
+console.log(`${N} in ${s.toFixed(1)} s = ${(N / s).toFixed(0)}/s`);
+await ddb.stop();
