@@ -374,8 +374,14 @@ export class Ipam {
    * was written, and every member is allocated on its own, with the usual retries and errors.
    */
   private async commitGroup(group: Waiting[]): Promise<void> {
+    const onTheirOwn = new Set<Waiting>();
     const each = (ws: Waiting[]) =>
-      Promise.all(ws.map((w) => this.allocateOne(w.req, w.fields, undefined, w.ctx).then(w.resolve, w.reject)));
+      Promise.all(
+        ws.map((w) => {
+          onTheirOwn.add(w);
+          return this.allocateOne(w.req, w.fields, undefined, w.ctx).then(w.resolve, w.reject);
+        }),
+      );
     try {
       if (group.length === 1) return void (await each(group));
       const { req } = group[0]!;
@@ -406,8 +412,9 @@ export class Ipam {
       }
       await restDone;
     } catch (e) {
-      // A failure before the transaction (the pool is gone, the store is down): each member learns it.
-      for (const w of group) w.reject(e);
+      // The pool is gone, the store is down: each member of the group's transaction learns it (as a
+      // single allocation would); those allocating on their own get their own answers.
+      for (const w of group) if (!onTheirOwn.has(w)) w.reject(e);
     }
   }
 

@@ -460,6 +460,29 @@ describe('group commit', () => {
     expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe(String(spans.reduce((n, [a, b]) => n + b - a + 1, 0)));
   });
 
+  it('a group whose transaction fails outright fails its members only, and changes nothing', async () => {
+    const { ipam, store } = await counted({ groupCommit: 1 });
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.33.0.0/20'] }, ctx);
+    const real = store.commitBulk;
+    store.commitBulk = async () => {
+      store.commitBulk = real;
+      throw new Error('store unavailable');
+    };
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 10 }, (_, i) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `f-${i}` } }, ctx)),
+      ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'blk' }, prefixLength: 29 }, ctx),
+    ]);
+    // the first goes alone (one slot), the 9 that waited go as one group, whose transaction throws
+    const failed = results.filter((r) => r.status === 'rejected');
+    expect(failed).toHaveLength(9);
+    for (const f of failed) expect(String((f as PromiseRejectedResult).reason)).toMatch(/store unavailable/);
+    expect(results.at(-1)!.status).toBe('fulfilled'); // the block was not part of the group's transaction
+    const ok = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ allocation: { address: string; prefixLength: number } }>).value.allocation);
+    const pool = await ipam.getPool('c', 'z', 'p');
+    expect(pool.allocated).toBe(String(ok.reduce((n, a) => n + 2 ** (32 - a.prefixLength), 0)));
+    expect((await ipam.listAllocations('c', 'z', 'p', { limit: 100 })).items).toHaveLength(ok.length);
+  });
+
   it('is off with groupCommit: 0 (one transaction per allocation)', async () => {
     const { ipam, calls } = await counted({ groupCommit: 0 });
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.32.0.0/20'] }, ctx);
