@@ -3,10 +3,12 @@ import { configFromEnv, startLocalService } from '../lib/local/service.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const service = await startLocalService(configFromEnv()).catch((e: Error) => {
-  console.error(`ipam: could not start: ${e.message}`);
-  process.exit(1);
-});
+const service = await Promise.resolve()
+  .then(() => startLocalService(configFromEnv()))
+  .catch((e: Error) => {
+    console.error(`ipam: could not start: ${e.message}`);
+    process.exit(1);
+  });
 
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -215,3 +215,35 @@ describe('bad requests never reach the engine', () => {
     expect(doc.components.schemas.PoolDefinition.properties.ranges).toBeDefined();
   });
 });
+
+describe('service settings', () => {
+  it('refuses a bad IPAM_GROUP_COMMIT or IPAM_PORT with a one-line message and exit 1', async () => {
+    for (const [k, v, msg] of [['IPAM_GROUP_COMMIT', 'lots', /IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not "lots"/], ['IPAM_PORT', '99999', /IPAM_PORT must be a port number/]] as const) {
+      const r = await exec(process.execPath, ['--import', 'tsx', 'bin/local.ts'], { env: { ...process.env, [k]: v, IPAM_DATA_DIR: '/nonexistent/never-created' } }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toMatch(msg);
+      expect(r.stderr).toMatch(/^ipam: could not start: /m);
+    }
+  });
+
+  it('serves 32 concurrent allocations of one pool, each once, with counts that agree (group commit on, and off)', async () => {
+    const off = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint(), IPAM_GROUP_COMMIT: '0' });
+    try {
+      for (const [name, s] of [['on', svc], ['off', off]] as const) {
+        const c = s.client();
+        await c.createPool(`gc-${name}`, 'z', 'p', { ranges: ['10.77.0.0/24'] });
+        const got = await Promise.all(Array.from({ length: 32 }, (_, i) => c.allocate(`gc-${name}`, 'z', 'p', { vm: `vm-${i}`, hostname: `h${i}` })));
+        expect(got.every((g) => g.created)).toBe(true);
+        expect(new Set(got.map((g) => g.allocation.address)).size).toBe(32);
+        expect((await c.getPool(`gc-${name}`, 'z', 'p')).allocated).toBe('32');
+        const again = await Promise.all(Array.from({ length: 32 }, (_, i) => c.allocate(`gc-${name}`, 'z', 'p', { vm: `vm-${i}`, hostname: `h${i}` })));
+        expect(again.map((g) => [g.created, g.allocation.address])).toEqual(got.map((g) => [false, g.allocation.address]));
+      }
+    } finally {
+      await off.stop();
+    }
+  });
+});

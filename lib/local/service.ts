@@ -29,6 +29,8 @@ export interface LocalConfig {
   dynamodbEndpoint?: string;
   /** Keep a replica (a second DynamoDB Local) in this directory, in sync from the stream. */
   replicaDir?: string;
+  /** Group-commit slots per pool (EngineOptions.groupCommit); 0: one transaction per allocation. */
+  groupCommit?: number;
   quiet: boolean;
 }
 
@@ -45,8 +47,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     table: env.IPAM_TABLE ?? DEFAULT_TABLE_NAME,
     ...(env.IPAM_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.IPAM_DYNAMODB_ENDPOINT } : {}),
     ...(env.IPAM_REPLICA_DIR ? { replicaDir: path.resolve(env.IPAM_REPLICA_DIR) } : {}),
+    ...(env.IPAM_GROUP_COMMIT !== undefined ? { groupCommit: slots(env.IPAM_GROUP_COMMIT) } : {}),
     quiet: env.IPAM_QUIET === '1',
   };
+}
+
+function slots(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n > 64) throw new Error(`IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not ${JSON.stringify(text)}`);
+  return n;
 }
 
 export interface LocalService {
@@ -86,7 +95,7 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     await repairTable(store, log);
     if (promoted) await rename(path.join(cfg.dataDir, 'replica-status.json'), path.join(cfg.dataDir, `promoted-${Date.now()}.json`));
   }
-  const ipam = new Ipam(store);
+  const ipam = new Ipam(store, cfg.groupCommit !== undefined ? { groupCommit: cfg.groupCommit } : {});
   const handler = createApiHandler(() => ipam);
   // The scheduled DNS zone export: to <data dir>/exports/, or to an S3-protocol server when configured.
   const exports = exportSchedulerFromEnv(ipam, cfg.dataDir, process.env, log);
