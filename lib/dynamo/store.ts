@@ -22,6 +22,7 @@ import { parseAddress, type Family } from '../ip.js';
 import type { Allocation, Holder, Pool } from '../model.js';
 import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
 import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
+import { retryPassing } from './retry.js';
 
 type Item = Record<string, any>;
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -440,22 +441,10 @@ export class DynamoStore implements Store {
     });
     // Transactions of 100 puts, not batch writes: DynamoDB Local commits (and syncs) a batch write per
     // item but a transaction once, which loads 2-3x faster there; each group of 100 is all or nothing.
-    // Nothing else writes these items while the pool is fenced, so a conflict is only retried.
+    // Nothing else writes these items while the pool is fenced: a conflict or a 5xx is only retried.
     const groups: Item[][] = [];
     for (let i = 0; i < puts.length; i += 100) groups.push(puts.slice(i, i + 100));
-    await Promise.all(
-      groups.map(async (group) => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Item) => ({ Put: { TableName: this.table, Item } })) }));
-            return;
-          } catch (e) {
-            if (!cancellation(e) || attempt >= 8) throw e;
-            await new Promise((res) => setTimeout(res, Math.min(1000, 20 * 2 ** attempt)));
-          }
-        }
-      }),
-    );
+    await Promise.all(groups.map((group) => retryPassing(() => this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Item) => ({ Put: { TableName: this.table, Item } })) })))));
   }
 
   async finishImport(prev: Pool, next: Pool, shards: ShardState[], counts: bigint[]): Promise<'ok' | 'raced'> {

@@ -13,6 +13,7 @@ import { DynamoDBClient, ScanCommand, TransactWriteItemsCommand, type AttributeV
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal, type DynamoLocal } from '../dynamodb-local.js';
 import { startStreamReader, type StreamReader } from './stream-reader.js';
+import { retryPassing } from '../dynamo/retry.js';
 
 export interface ReplicaStatus {
   /** Stream records applied since the replica started. */
@@ -165,22 +166,10 @@ type Write = NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>
 /**
  * Writes items (each key at most once) in transactions of up to 100, in parallel. DynamoDB Local
  * commits a transaction once but a batch write once per item: transactions apply 2-3x faster there,
- * and the replica never holds part of a group. A conflict (a concurrent writer) is retried.
+ * and the replica never holds part of a group. A conflict or a 5xx is retried.
  */
 async function writeAll(client: DynamoDBClient, writes: Write[]): Promise<void> {
   const groups: Write[][] = [];
   for (let i = 0; i < writes.length; i += 100) groups.push(writes.slice(i, i + 100));
-  await Promise.all(
-    groups.map(async (TransactItems) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await client.send(new TransactWriteItemsCommand({ TransactItems }));
-          return;
-        } catch (e) {
-          if ((e as Error).name !== 'TransactionCanceledException' || attempt >= 8) throw e;
-          await new Promise((res) => setTimeout(res, Math.min(500, 10 * 2 ** attempt)));
-        }
-      }
-    }),
-  );
+  await Promise.all(groups.map((TransactItems) => retryPassing(() => client.send(new TransactWriteItemsCommand({ TransactItems })))));
 }
