@@ -217,8 +217,12 @@ describe('bad requests never reach the engine', () => {
 });
 
 describe('service settings', () => {
-  it('refuses a bad IPAM_GROUP_COMMIT or IPAM_PORT with a one-line message and exit 1', async () => {
-    for (const [k, v, msg] of [['IPAM_GROUP_COMMIT', 'lots', /IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not "lots"/], ['IPAM_PORT', '99999', /IPAM_PORT must be a port number/]] as const) {
+  it('refuses a bad IPAM_GROUP_COMMIT, IPAM_DYNAMODB_HEAP_MB or IPAM_PORT with a one-line message and exit 1', async () => {
+    for (const [k, v, msg] of [
+      ['IPAM_GROUP_COMMIT', 'lots', /IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not "lots"/],
+      ['IPAM_DYNAMODB_HEAP_MB', '12', /IPAM_DYNAMODB_HEAP_MB must be a whole number of MB from 256 to 65536, not "12"/],
+      ['IPAM_PORT', '99999', /IPAM_PORT must be a port number/],
+    ] as const) {
       const r = await exec(process.execPath, ['--import', 'tsx', 'bin/local.ts'], { env: { ...process.env, [k]: v, IPAM_DATA_DIR: '/nonexistent/never-created' } }).then(
         () => ({ code: 0, stderr: '' }),
         (e: { code: number; stderr: string }) => e,

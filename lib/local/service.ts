@@ -31,6 +31,8 @@ export interface LocalConfig {
   replicaDir?: string;
   /** Group-commit slots per pool (EngineOptions.groupCommit); 0: one transaction per allocation. */
   groupCommit?: number;
+  /** DynamoDB Local's Java heap (-Xmx), MB. Default 1024; a million allocations want more. */
+  dynamodbHeapMb?: number;
   quiet: boolean;
 }
 
@@ -48,6 +50,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     ...(env.IPAM_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.IPAM_DYNAMODB_ENDPOINT } : {}),
     ...(env.IPAM_REPLICA_DIR ? { replicaDir: path.resolve(env.IPAM_REPLICA_DIR) } : {}),
     ...(env.IPAM_GROUP_COMMIT !== undefined ? { groupCommit: slots(env.IPAM_GROUP_COMMIT) } : {}),
+    ...(env.IPAM_DYNAMODB_HEAP_MB !== undefined ? { dynamodbHeapMb: heapMb(env.IPAM_DYNAMODB_HEAP_MB) } : {}),
     quiet: env.IPAM_QUIET === '1',
   };
 }
@@ -55,6 +58,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
 function slots(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n > 64) throw new Error(`IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+function heapMb(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 256 || n > 65536) throw new Error(`IPAM_DYNAMODB_HEAP_MB must be a whole number of MB from 256 to 65536, not ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -72,7 +81,7 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
   let ddb: DynamoLocal | undefined;
   let endpoint = cfg.dynamodbEndpoint;
   if (!endpoint) {
-    ddb = await startDynamoLocal({ dbPath: path.join(cfg.dataDir, 'dynamodb') });
+    ddb = await startDynamoLocal({ dbPath: path.join(cfg.dataDir, 'dynamodb'), ...(cfg.dynamodbHeapMb ? { heapMb: cfg.dynamodbHeapMb } : {}) });
     endpoint = ddb.endpoint;
   }
   const clientCfg = { endpoint, region: cfg.region, credentials: LOCAL_CREDENTIALS };

@@ -18,16 +18,19 @@
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { tableExists } from '../dynamodb-local.js';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  ListStreamsCommand,
   type AttributeValue as StreamAttributeValue,
   type DescribeStreamCommandOutput,
   type GetRecordsCommandOutput,
   type GetShardIteratorCommandOutput,
+  type ListStreamsCommandOutput,
   type _Record as StreamRecordOut,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
@@ -43,6 +46,7 @@ export interface StreamsClientLike {
   send(command: DescribeStreamCommand): Promise<DescribeStreamCommandOutput>;
   send(command: GetShardIteratorCommand): Promise<GetShardIteratorCommandOutput>;
   send(command: GetRecordsCommand): Promise<GetRecordsCommandOutput>;
+  send(command: ListStreamsCommand): Promise<ListStreamsCommandOutput>;
   destroy?(): void;
 }
 
@@ -178,9 +182,21 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
   const refresh = async () => {
     let arn = opts.streamArn;
     if (!arn) {
-      const t = await dynamodb!.send(new DescribeTableCommand({ TableName: opts.table }));
-      arn = t.Table?.LatestStreamArn;
-      if (!arn || t.Table?.StreamSpecification?.StreamEnabled === false) throw new Error(`table ${opts.table} has no stream enabled`);
+      // ListStreams, not DescribeTable: DynamoDB Local counts a table's items for DescribeTable
+      // (10 s with a million allocations stored), and this runs every refreshMs.
+      const listed: { StreamArn?: string; StreamLabel?: string }[] = [];
+      let from: string | undefined;
+      do {
+        const r = await streams.send(new ListStreamsCommand({ TableName: opts.table, ...(from ? { ExclusiveStartStreamArn: from } : {}) }));
+        listed.push(...(r.Streams ?? []));
+        from = r.LastEvaluatedStreamArn;
+      } while (from);
+      // The newest stream (a table re-created or its stream re-enabled has several); labels are timestamps.
+      arn = listed.sort((a, b) => (a.StreamLabel ?? '').localeCompare(b.StreamLabel ?? '')).at(-1)?.StreamArn;
+      if (!arn) {
+        if (!(await tableExists(dynamodb!, opts.table))) throw Object.assign(new Error(`table ${opts.table} does not exist`), { name: 'ResourceNotFoundException' });
+        throw new Error(`table ${opts.table} has no stream enabled`);
+      }
     }
     if (arn !== streamArn) {
       if (checkpoint.streamArn && checkpoint.streamArn !== arn) {
