@@ -121,7 +121,6 @@ async function stopLeftover(dbPath: string): Promise<void> {
   rmSync(file, { force: true });
 }
 
-/** Creates the table (and its TTL setting) unless it exists. */
 /**
  * Whether a table exists, by ListTables: DynamoDB Local answers DescribeTable by counting the table's
  * items (about 10 s with a million allocations stored), which would make start-up depend on the data.
@@ -136,6 +135,7 @@ export async function tableExists(client: DynamoDBClient, tableName: string): Pr
   return false;
 }
 
+/** Creates the table (and its TTL setting) unless it exists. */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
   if (await tableExists(client, tableName)) return;
   try {

@@ -456,7 +456,7 @@ export class Ipam {
   /**
    * Imports allocations into an empty pool, filling it in address order: the migration path from
    * another IPAM, and the way to load millions quickly. The pool is fenced for the duration
-   * (allocations are refused with a retryable error), records are written with plain batch writes,
+   * (allocations are refused with a retryable error), records are written in unconditional transactions of 100 puts,
    * and the counters are set when it ends. Holder claims must be unique within the import.
    */
   async importAllocations(
@@ -514,7 +514,7 @@ export class Ipam {
           }
           if (offsets.length) {
             counted += offsets.length;
-            // At most two chunks (each ~20 batch writes) in flight: enough to keep DynamoDB busy.
+            // At most two chunks (each ~6 transactions of 100 puts) in flight: enough to keep DynamoDB busy.
             if (writes.length >= 2) await writes.shift();
             const w = this.store.importChunk(fenced, base, offsets, allocations);
             w.catch(() => undefined); // rejections surface where the write is awaited, not as unhandled
@@ -869,7 +869,6 @@ export class Ipam {
 
 // ======================= pure helpers =======================
 
-/** A new allocation record of one address (bulk loading and import). */
 /** The record of an allocation of the block (or address) at `value`. */
 function allocationRecord(pool: Pool, value: bigint, prefix: number, f: RecordFields, ctx: CallContext, at: string): Allocation {
   const address = formatAddress(pool.family, value);

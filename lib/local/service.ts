@@ -49,21 +49,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     table: env.IPAM_TABLE ?? DEFAULT_TABLE_NAME,
     ...(env.IPAM_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.IPAM_DYNAMODB_ENDPOINT } : {}),
     ...(env.IPAM_REPLICA_DIR ? { replicaDir: path.resolve(env.IPAM_REPLICA_DIR) } : {}),
-    ...(env.IPAM_GROUP_COMMIT !== undefined ? { groupCommit: slots(env.IPAM_GROUP_COMMIT) } : {}),
-    ...(env.IPAM_DYNAMODB_HEAP_MB !== undefined ? { dynamodbHeapMb: heapMb(env.IPAM_DYNAMODB_HEAP_MB) } : {}),
+    ...(env.IPAM_GROUP_COMMIT !== undefined ? { groupCommit: wholeNumber('IPAM_GROUP_COMMIT', env.IPAM_GROUP_COMMIT, 0, 64) } : {}),
+    ...(env.IPAM_DYNAMODB_HEAP_MB !== undefined ? { dynamodbHeapMb: wholeNumber('IPAM_DYNAMODB_HEAP_MB', env.IPAM_DYNAMODB_HEAP_MB, 256, 65536, 'MB') } : {}),
     quiet: env.IPAM_QUIET === '1',
   };
 }
 
-function slots(text: string): number {
+/** A setting that must be a whole number in [min, max]. */
+function wholeNumber(name: string, text: string, min: number, max: number, unit?: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n > 64) throw new Error(`IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not ${JSON.stringify(text)}`);
-  return n;
-}
-
-function heapMb(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 256 || n > 65536) throw new Error(`IPAM_DYNAMODB_HEAP_MB must be a whole number of MB from 256 to 65536, not ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new Error(`${name} must be a whole number${unit ? ` of ${unit}` : ''} from ${min} to ${max}, not ${JSON.stringify(text)}`);
   return n;
 }
 
