@@ -3,6 +3,7 @@
  * function with events it builds after verifying the SigV4 signature itself.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { AUTH_QUERY_PARAMS, isPresignedQuery } from '../auth/sigv4.js';
 import type { Ipam } from '../engine.js';
 import { logger } from '../services.js';
 import { json, problem, type ApiRequest } from './http.js';
@@ -26,6 +27,8 @@ export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
   const query: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = v.length === 1 ? v[0]! : v;
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !(k in query)) query[k] = v;
+  // A presigned URL: API Gateway (or the local server) verified its X-Amz-* parameters; they are not the API's.
+  if (isPresignedQuery(Object.keys(query))) for (const k of AUTH_QUERY_PARAMS) delete query[k];
   const identity = event.requestContext?.identity;
   return {
     method: event.httpMethod.toUpperCase(),

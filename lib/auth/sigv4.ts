@@ -13,6 +13,8 @@
  *   - Query: each `k=v` pair decoded, then URI-encoded (same unreserved set),
  *     sorted by encoded key then encoded value; a key without `=` gets an
  *     empty value (`k=`). For presigned URLs `X-Amz-Signature` is left out.
+ *     A raw `+` decodes to a space (so canonicalizes to `%20`), the meaning
+ *     the handler gets too: both read the same `parseQuery` result.
  *   - Headers: the SignedHeaders list, values trimmed and inner whitespace
  *     runs collapsed; multiple values joined with `,`.
  *   - Payload: lowercase hex SHA-256 of the body (`UNSIGNED-PAYLOAD` is not
@@ -43,8 +45,11 @@ export interface SignedRequest {
   method: string;
   /** Raw path as received, still percent-encoded, e.g. '/v1/clouds/a%20b'. */
   path: string;
-  /** Raw query string without the leading '?', '' when none. */
-  query: string;
+  /**
+   * Raw query string without the leading '?' ('' when none), or the request's one parse of it
+   * (parseQuery), which the caller then also gives the handler.
+   */
+  query: string | ParsedQuery;
   /** Node's IncomingHttpHeaders (names lowercased). */
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
@@ -130,23 +135,53 @@ export function canonicalUri(rawPath: string): string {
   return path === '' ? '/' : path;
 }
 
-/** Splits a raw query string into decoded [key, value] pairs (no '+' to space: API Gateway keeps '+'). */
-export function parseQuery(rawQuery: string): Array<[string, string]> {
+/**
+ * A query string parsed once: the raw text (for the verbatim form old curl signs) and its decoded
+ * pairs, in wire order. The local server parses each request's query exactly once and hands this
+ * same object to the verifier (canonical query string) and to the handler (the event's
+ * queryStringParameters), so the two cannot read different parameters from one query.
+ */
+export interface ParsedQuery {
+  readonly raw: string;
+  readonly pairs: ReadonlyArray<readonly [string, string]>;
+}
+
+/** One query component: `+` is a space (form encoding, as API Gateway hands `+` to Lambda), then %XX decoded. */
+function decodeComponent(s: string): string {
+  return safeDecode(s.replace(/\+/g, ' '));
+}
+
+/**
+ * Splits a raw query string into decoded [key, value] pairs. A raw `+` means a space, in the
+ * parameters the handler reads and so also in the canonical query string (`%20`); a literal plus
+ * must be sent as `%2B`. A key without `=` gets the value ''.
+ */
+export function parseQuery(rawQuery: string): ParsedQuery {
   const pairs: Array<[string, string]> = [];
-  if (!rawQuery) return pairs;
-  for (const piece of rawQuery.split('&')) {
+  for (const piece of rawQuery ? rawQuery.split('&') : []) {
     if (piece === '') continue;
     const eq = piece.indexOf('=');
-    if (eq < 0) pairs.push([safeDecode(piece), '']);
-    else pairs.push([safeDecode(piece.slice(0, eq)), safeDecode(piece.slice(eq + 1))]);
+    if (eq < 0) pairs.push([decodeComponent(piece), '']);
+    else pairs.push([decodeComponent(piece.slice(0, eq)), decodeComponent(piece.slice(eq + 1))]);
   }
-  return pairs;
+  return { raw: rawQuery, pairs };
+}
+
+/** The query-string authentication parameters of a presigned URL: the verifier's, never the API's. */
+export const PRESIGN_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires'];
+/** What the handler of a presigned request does not see: the parameters above and a session token. */
+export const AUTH_QUERY_PARAMS: ReadonlySet<string> = new Set([...PRESIGN_PARAMS, 'X-Amz-Security-Token']);
+
+/** Does a query with these keys ask for query-string authentication (a presigned URL)? */
+export function isPresignedQuery(keys: Iterable<string>): boolean {
+  for (const k of keys) if (k === 'X-Amz-Algorithm' || k === 'X-Amz-Signature' || k === 'X-Amz-Credential') return true;
+  return false;
 }
 
 /** Canonical query string: encode keys and values, sort by key then value. */
-export function canonicalQuery(rawQuery: string, omitSignature = false): string {
+export function canonicalQuery(query: string | ParsedQuery, omitSignature = false): string {
   const encoded: Array<[string, string]> = [];
-  for (const [k, v] of parseQuery(rawQuery)) {
+  for (const [k, v] of (typeof query === 'string' ? parseQuery(query) : query).pairs) {
     if (omitSignature && k === 'X-Amz-Signature') continue;
     encoded.push([uriEncode(k), uriEncode(v)]);
   }
@@ -295,9 +330,7 @@ function parseAuthorizationHeader(req: SignedRequest, authz: string): Parsed | F
   return { mode: 'header', accessKeyId, scope, signedHeaders, signature: params.get('Signature')!, amzDate };
 }
 
-const PRESIGN_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires'];
-
-function parsePresigned(pairs: Array<[string, string]>): Parsed | Failure {
+function parsePresigned(pairs: ParsedQuery['pairs']): Parsed | Failure {
   const q = new Map<string, string>();
   for (const [k, v] of pairs) {
     if (!PRESIGN_PARAMS.includes(k)) continue;
@@ -369,16 +402,16 @@ function verify(req: SignedRequest, lookup: (accessKeyId: string) => Caller | un
   const now = opts.now ?? new Date();
   const skewMs = opts.maxSkewMs ?? DEFAULT_SKEW_MS;
   const rawPath = typeof req.path === 'string' ? req.path : '';
-  const rawQuery = typeof req.query === 'string' ? req.query : '';
+  const query = typeof req.query === 'string' ? parseQuery(req.query) : req.query && typeof req.query.raw === 'string' && Array.isArray(req.query.pairs) ? req.query : parseQuery('');
+  const rawQuery = query.raw;
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
   const authz = header(req, 'authorization');
-  const pairs = parseQuery(rawQuery);
-  const presigned = pairs.some(([k]) => k === 'X-Amz-Algorithm' || k === 'X-Amz-Signature' || k === 'X-Amz-Credential');
+  const presigned = isPresignedQuery(query.pairs.map(([k]) => k));
   if (authz !== undefined && presigned) return deny(MESSAGES.twoMechanisms);
   if (authz === undefined && !presigned) return deny(MESSAGES.missingToken);
 
-  const parsed = authz !== undefined ? parseAuthorizationHeader(req, authz) : parsePresigned(pairs);
+  const parsed = authz !== undefined ? parseAuthorizationHeader(req, authz) : parsePresigned(query.pairs);
   if ('ok' in parsed) return parsed;
 
   const { scope } = parsed;
@@ -427,7 +460,7 @@ function verify(req: SignedRequest, lookup: (accessKeyId: string) => Caller | un
   const provided = parsed.signature.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(provided)) return deny(MESSAGES.signatureMismatch);
 
-  const canonical = `${method}\n${canonicalUri(rawPath)}\n${canonicalQuery(rawQuery, parsed.mode === 'query')}\n${tail}`;
+  const canonical = `${method}\n${canonicalUri(rawPath)}\n${canonicalQuery(query, parsed.mode === 'query')}\n${tail}`;
   if (constantTimeEqualHex(sign(canonical), provided)) return { ok: true, caller };
 
   if (parsed.mode === 'header' && (opts.curlCompat ?? true) && verbatimAllowed(rawPath)) {

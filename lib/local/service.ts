@@ -22,6 +22,8 @@ import { startStreamReader, type StreamReader } from './stream-reader.js';
 export interface LocalConfig {
   port: number;
   host: string;
+  /** More Host header values the API answers to (IPAM_PUBLIC_HOST, comma-separated), beside its own address:port. */
+  publicHosts?: string[];
   dataDir: string;
   callersFile: string;
   region: string;
@@ -43,6 +45,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
   return {
     port,
     host: env.IPAM_HOST ?? '127.0.0.1',
+    ...(env.IPAM_PUBLIC_HOST ? { publicHosts: env.IPAM_PUBLIC_HOST.split(',').map((h) => h.trim()).filter(Boolean) } : {}),
     dataDir,
     callersFile: path.resolve(env.IPAM_CALLERS_FILE ?? path.join(dataDir, 'callers.json')),
     region: env.IPAM_REGION ?? 'us-east-1',
@@ -106,6 +109,7 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
   const api = await startApiServer({
     port: cfg.port,
     host: cfg.host,
+    ...(cfg.publicHosts ? { publicHosts: cfg.publicHosts } : {}),
     region: cfg.region,
     lookup: callerLookup(callers),
     handler,
@@ -113,6 +117,7 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
   });
   log(`IPAM API listening on ${api.url} (region ${cfg.region}, table ${cfg.table}, DynamoDB ${endpoint}, data ${cfg.dataDir}) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   log(`Security events: ${path.join(cfg.dataDir, 'security-events.jsonl')}`);
+  if (ddb) log(`DynamoDB Local: ${ddb.listen === '*' ? 'ALL interfaces' : ddb.listen}, port ${ddb.port}, no authentication`);
   return {
     url: api.url,
     dynamodbEndpoint: endpoint,
