@@ -43,8 +43,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
 }
 
 function gatewayError(res: ServerResponse, status: number, message: string, requestId: string) {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-errortype': status === 403 ? 'AccessDeniedException' : 'BadRequestException' });
-  res.end(JSON.stringify({ message }));
+  const body = JSON.stringify({ message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': requestId, 'x-amzn-errortype': status === 403 ? 'AccessDeniedException' : 'BadRequestException' });
+  res.end(body);
 }
 
 /**
