@@ -5,10 +5,8 @@
  * started through a small launcher (lib/local/LoopbackDynamoDBLocal.java) that binds the server's
  * connector to loopback before starting it.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -18,7 +16,7 @@ import { createTableInput, TTL_ATTRIBUTE } from './table.js';
 export interface DynamoLocal {
   endpoint: string;
   port: number;
-  /** The address it listens on: '127.0.0.1', or '*' when no JDK was found to build the loopback launcher. */
+  /** The address it listens on. */
   listen: string;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -47,51 +45,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const LAUNCHER = 'LoopbackDynamoDBLocal';
-const LAUNCHER_SOURCE = path.join(import.meta.dirname, 'local', `${LAUNCHER}.java`);
-const java = () => process.env.JAVA ?? 'java';
-const javac = () => (process.env.JAVA ? path.join(path.dirname(process.env.JAVA), 'javac') : 'javac');
-
 /**
- * The loopback launcher compiled against this jar, cached under the temp dir by the hash of its
- * source and the jar's directory; undefined when it cannot be compiled (no JDK, only a JRE).
+ * The loopback launcher: lib/local/LoopbackDynamoDBLocal.java, compiled (`javac --release 17`) into
+ * the .class file beside it, so that a Java runtime without a JDK runs it. test/edge.test.ts checks
+ * that the class still matches its source and that DynamoDB Local listens on loopback only.
  */
-async function launcherClasses(dir: string, classpath: string): Promise<string | undefined> {
-  const source = readFileSync(LAUNCHER_SOURCE);
-  const key = createHash('sha256').update(source).update(dir).digest('hex').slice(0, 16);
-  const out = path.join(os.tmpdir(), `ipam-dynamodb-launcher-${key}`);
-  if (existsSync(path.join(out, `${LAUNCHER}.class`))) return out;
-  const tmp = mkdtempSync(`${out}-tmp-`);
-  try {
-    await new Promise<void>((resolve, reject) => execFile(javac(), ['-nowarn', '-cp', classpath, '-d', tmp, LAUNCHER_SOURCE], { timeout: 120_000 }, (e) => (e ? reject(e) : resolve())));
-    try {
-      renameSync(tmp, out);
-    } catch {
-      /* another process compiled it first */
-    }
-    return existsSync(path.join(out, `${LAUNCHER}.class`)) ? out : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
+export const LAUNCHER = { name: 'LoopbackDynamoDBLocal', dir: path.join(import.meta.dirname, 'local') };
 
 /** Starts DynamoDB Local. `dbPath` persists to disk; without it the data lives in memory. */
 export async function startDynamoLocal(opts: { port?: number; dbPath?: string; heapMb?: number } = {}): Promise<DynamoLocal> {
   const port = opts.port ?? (await freePort());
   const dir = jarDir();
-  const classpath = [path.join(dir, 'DynamoDBLocal.jar'), path.join(dir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
-  const launcher = await launcherClasses(dir, classpath);
-  if (!launcher) console.warn(`DynamoDB Local: could not compile ${LAUNCHER_SOURCE} (is a JDK installed?); it listens on ALL interfaces, port ${port}, without authentication.`);
-  const main = launcher ? ['-Dipam.dynamodb.host=127.0.0.1', '-cp', [launcher, classpath].join(path.delimiter), LAUNCHER] : ['-jar', path.join(dir, 'DynamoDBLocal.jar')];
+  const classpath = [LAUNCHER.dir, path.join(dir, 'DynamoDBLocal.jar'), path.join(dir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
+  const main = ['-Dipam.dynamodb.host=127.0.0.1', '-cp', classpath, LAUNCHER.name];
   const args = [`-Xmx${opts.heapMb ?? 1024}m`, `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`, ...main, '-port', String(port), '-sharedDb', '-disableTelemetry'];
   if (opts.dbPath) {
     mkdirSync(opts.dbPath, { recursive: true });
     await stopLeftover(opts.dbPath);
     args.push('-dbPath', opts.dbPath);
   } else args.push('-inMemory');
-  const child = spawn(java(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.env.JAVA ?? 'java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr?.on('data', (d) => (output = (output + d).slice(-4000)));
@@ -121,7 +94,7 @@ export async function startDynamoLocal(opts: { port?: number; dbPath?: string; h
   return {
     endpoint,
     port,
-    listen: launcher ? '127.0.0.1' : '*',
+    listen: '127.0.0.1',
     process: child,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -21,6 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toApiRequest } from '../lib/api/lambda.js';
 import { callerLookup } from '../lib/auth/callers.js';
 import { endpointHosts, startApiServer } from '../lib/local/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { jarDir, LAUNCHER } from '../lib/dynamodb-local.js';
 import { ADMIN, DMZ_ONLY, startService, type RunningService } from './service.js';
 import { ddbEndpoint } from './support.js';
 
@@ -281,6 +285,23 @@ describe('the running service (npm start)', () => {
 });
 
 describe('npm start with its own DynamoDB Local', () => {
+  it('the committed launcher class is its source compiled (same bytecode as javac --release 17 makes now)', async (ctx) => {
+    const hasJavac = await run('javac', ['-version']).then(
+      () => true,
+      () => false,
+    );
+    if (!hasJavac) return ctx.skip('no javac (a Java runtime only): cannot recompile the launcher to compare');
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ipam-launcher-'));
+    try {
+      const cp = [path.join(jarDir(), 'DynamoDBLocal.jar'), path.join(jarDir(), 'DynamoDBLocal_lib', '*')].join(path.delimiter);
+      await run('javac', ['--release', '17', '-nowarn', '-cp', cp, '-d', out, path.join(LAUNCHER.dir, `${LAUNCHER.name}.java`)]);
+      const code = async (dir: string) => (await run('javap', ['-c', '-p', '-cp', dir, LAUNCHER.name])).stdout;
+      expect(await code(LAUNCHER.dir)).toBe(await code(out));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('item 8: DynamoDB Local listens on 127.0.0.1 only, and says so at start-up', async (ctx) => {
     const svc = await startService({}, { timeoutMs: 120_000 });
     try {

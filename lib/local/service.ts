@@ -115,9 +115,9 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     handler,
     ...(cfg.quiet ? {} : { onRequest: (l) => log(`${l.method} ${l.path} ${l.status} ${l.ms.toFixed(0)}ms ${l.principal ?? '-'}`) }),
   });
+  if (ddb) log(`DynamoDB Local: ${ddb.listen}, port ${ddb.port}, no authentication`);
   log(`IPAM API listening on ${api.url} (region ${cfg.region}, table ${cfg.table}, DynamoDB ${endpoint}, data ${cfg.dataDir}) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   log(`Security events: ${path.join(cfg.dataDir, 'security-events.jsonl')}`);
-  if (ddb) log(`DynamoDB Local: ${ddb.listen === '*' ? 'ALL interfaces' : ddb.listen}, port ${ddb.port}, no authentication`);
   return {
     url: api.url,
     dynamodbEndpoint: endpoint,
