@@ -78,7 +78,7 @@ function hostHeaders(req: IncomingMessage): string[] {
   return values;
 }
 
-/** The Host check, before anything else: undefined when the request is for this endpoint. */
+/** The Host check, before the signature (as API Gateway routes by host first): undefined when the request is for this endpoint. */
 function hostProblem(req: IncomingMessage, hosts: Set<string>): { status: 400 | 403; message: string } | undefined {
   const values = hostHeaders(req);
   if (values.length === 0) return { status: 400, message: 'Missing Host header' };
