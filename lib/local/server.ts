@@ -41,7 +41,7 @@ function gatewayError(res: ServerResponse, status: number, message: string, requ
 }
 
 export function buildEvent(method: string, path: string, query: string, headers: Record<string, string>, body: Buffer, caller: Caller, requestId: string): APIGatewayProxyEvent {
-  const multi: Record<string, string[]> = {};
+  const multi: Record<string, string[]> = Object.create(null); // a key named constructor or __proto__ is a key
   for (const [k, v] of new URLSearchParams(query)) (multi[k] ??= []).push(v);
   const single = Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v[v.length - 1]!]));
   return {
