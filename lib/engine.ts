@@ -101,6 +101,8 @@ export class Ipam {
   private readonly poolCache = new Map<string, { pool: Pool; at: number }>();
   private readonly geometryCache = new Map<string, Geometry>();
   private readonly chunkCache = new Map<string, CachedChunk>();
+  /** Quarantines learned from tombstones, not from the pool's own chunk items: chunk key -> offset -> until. */
+  private readonly foreignQuarantine = new Map<string, Map<number, number>>();
   private readonly groupCommit: number;
   private readonly groups = new Map<string, { queue: Waiting[]; inflight: number }>();
 
@@ -301,7 +303,7 @@ export class Ipam {
         ({ plan, start } = picked);
       }
       const allocation = allocationRecord(pool, start, prefix, fields, ctx, new Date(this.now()).toISOString());
-      const out = await this.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size });
+      const out = await this.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size, now: this.now() });
       if (out.ok) {
         for (const ch of plan) this.noteTaken(pool, ch);
         return { allocation, created: true };
@@ -322,6 +324,16 @@ export class Ipam {
             if (busy !== undefined) throw await this.takenError(pool, out.base + BigInt(busy), out.state);
           }
           break;
+        case 'quarantined': {
+          // Released (by this pool or an earlier one over the same space) and still in quarantine.
+          const base = chunkBase(out.value);
+          const k = chunkKey(pool, base);
+          const learned = this.foreignQuarantine.get(k) ?? new Map<number, number>();
+          learned.set(Number(out.value - base), out.until);
+          this.foreignQuarantine.set(k, learned);
+          if (wanted) throw new IpamError('AddressTaken', `${formatAddress(pool.family, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: formatAddress(pool.family, out.value) });
+          break;
+        }
         case 'taken':
         case 'contention':
           for (const ch of plan) this.chunkCache.delete(chunkKey(pool, ch.base));
@@ -394,7 +406,7 @@ export class Ipam {
       if (!picked) return void (await each(group));
       const base = picked.plan[0]!.base;
       const state = this.cachedChunk(pool, base);
-      const free = this.freeOffsets(geo, base, state, this.now()).filter((o) => !state?.quarantine.has(o));
+      const free = this.freeOffsets(geo, base, state, this.now(), pool).filter((o) => !state?.quarantine.has(o));
       shuffle(free);
       const members = single.slice(0, free.length);
       const rest = [...single.slice(free.length), ...others];
@@ -403,7 +415,11 @@ export class Ipam {
       const allocations = members.map((w, i) => allocationRecord(pool, base + BigInt(free[i]!), BITS[pool.family], w.fields, w.ctx, at));
       const chunk: ChunkChange = { base, offsets: free.slice(0, members.length) };
       const restDone = each(rest);
-      if ((await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards) })) === 'ok') {
+      // A group is an optimisation, never a shared fate: if its transaction cannot even be sent (one
+      // member's record the store refuses, a store error), every member is tried on its own and gets
+      // its own answer, exactly as without group commit.
+      const outcome = await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards), now: this.now() }).catch(() => 'failed' as const);
+      if (outcome === 'ok') {
         this.noteTaken(pool, chunk);
         members.forEach((w, i) => w.resolve({ allocation: allocations[i]!, created: true }));
       } else {
@@ -435,13 +451,13 @@ export class Ipam {
       const base = picked.plan[0]!.base;
       const state = await this.store.getChunk(pool, base);
       const nowMs = this.now();
-      const free = this.freeOffsets(geo, base, state, nowMs).filter((o) => !state?.quarantine.has(o));
+      const free = this.freeOffsets(geo, base, state, nowMs, pool).filter((o) => !state?.quarantine.has(o));
       const pack = requests.slice(i, i + Math.min(48, free.length));
       if (pack.length === 0) continue;
       const at = new Date(nowMs).toISOString();
       const allocations = pack.map((r, k) => singleRecord(pool, base + BigInt(free[k]!), checkHolder(r.holder), r.name === undefined ? 'default' : checkAllocationName(r.name), r, ctx, at));
       const chunk: ChunkChange = { base, offsets: free.slice(0, pack.length), expectVersion: state?.version ?? null };
-      if ((await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards) })) === 'ok') {
+      if ((await this.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards), now: nowMs })) === 'ok') {
         out.push(...allocations);
         this.noteTaken(pool, chunk);
       } else {
@@ -593,7 +609,7 @@ export class Ipam {
       const start = candidates.at(randomBelow(candidates.total));
       if (size === 1n) {
         const base = chunkBase(start);
-        const free = this.freeOffsets(geo, base, this.cachedChunk(pool, base), nowMs);
+        const free = this.freeOffsets(geo, base, this.cachedChunk(pool, base), nowMs, pool);
         if (free.length === 0) continue;
         const o = free[Math.floor(Math.random() * free.length)]!;
         const q = this.cachedChunk(pool, base)?.quarantine.get(o);
@@ -624,7 +640,7 @@ export class Ipam {
         const state = states.get(base);
         this.noteChunk(pool, base, state);
         if (size === 1n) {
-          const free = this.freeOffsets(geo, base, state, nowMs);
+          const free = this.freeOffsets(geo, base, state, nowMs, pool);
           if (free.length === 0) continue;
           const o = free[Math.floor(Math.random() * free.length)]!;
           const q = state?.quarantine.get(o);
@@ -642,11 +658,13 @@ export class Ipam {
     return undefined;
   }
 
-  private freeOffsets(geo: Geometry, base: bigint, state: ChunkState | undefined, nowMs: number): number[] {
+  private freeOffsets(geo: Geometry, base: bigint, state: ChunkState | undefined, nowMs: number, pool?: Pool): number[] {
     const out: number[] = [];
+    const learned = pool && this.foreignQuarantine.get(chunkKey(pool, base));
     for (const seg of intersect(geo.segments, [{ start: base, end: base + CHUNK - 1n }])) {
       for (let v = seg.start; v <= seg.end; v++) {
         const o = Number(v - base);
+        if ((learned?.get(o) ?? 0) > nowMs) continue;
         if (!state || !state.used.has(o) || (state.quarantine.get(o) ?? Infinity) <= nowMs) out.push(o);
       }
     }

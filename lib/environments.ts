@@ -238,13 +238,15 @@ export class Environments {
   }
 
   private viewOf(cloud: string, env: string, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
-    const slots: EnvironmentView['slots'] = {};
+    // A Map, not `{}`: a slot named `constructor` or `toString` must not find Object.prototype's member.
+    const slots = new Map<string, EnvironmentView['slots'][string]>();
     units.forEach((u, i) => {
-      const s = (slots[u.slot] ??= { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] });
+      let s = slots.get(u.slot);
+      if (!s) slots.set(u.slot, (s = { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] }));
       const a = allocations[i];
       if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
     });
-    return { environment: env, cloud, slots };
+    return { environment: env, cloud, slots: Object.fromEntries(slots) };
   }
 }
 

@@ -10,6 +10,8 @@ export type ErrorReason =
   | 'EnvironmentNotFound'
   | 'ZoneNotFound'
   | 'InvalidInput'
+  | 'ReservedKey'
+  | 'MappedAddress'
   | 'AddressTaken'
   | 'Overlap'
   | 'PoolExhausted'
@@ -27,6 +29,8 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   EnvironmentNotFound: 'NotFound',
   ZoneNotFound: 'NotFound',
   InvalidInput: 'InvalidInput',
+  ReservedKey: 'InvalidInput',
+  MappedAddress: 'InvalidInput',
   AddressTaken: 'Conflict',
   Overlap: 'Conflict',
   PoolExhausted: 'Conflict',

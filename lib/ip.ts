@@ -3,7 +3,7 @@
  * aligned blocks, and collapsing address lists into ranges. Pure and synchronous.
  */
 import { Address6 } from 'ip-address';
-import { invalid } from './errors.js';
+import { invalid, IpamError } from './errors.js';
 
 export type Family = 4 | 6;
 export const BITS: Record<Family, number> = { 4: 32, 6: 128 };
@@ -28,8 +28,36 @@ export interface ParsedRange extends Segment {
 
 const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** Parses one IPv4 or IPv6 address (no prefix, no zone id). Leading zeros in IPv4 octets are refused as ambiguous. */
+/**
+ * IPv6 blocks that name IPv4 addresses: IPv4-mapped `::ffff:a.b.c.d` (::ffff:0:0/96) and the
+ * deprecated IPv4-compatible `::a.b.c.d` (::/96, which also holds `::` and `::1`). The IPAM keeps one
+ * address set per family, so `::ffff:10.0.0.1` beside a pool over 10.0.0.0/24 would be the same
+ * address twice. They are refused wherever an address or range enters (400, reason MappedAddress),
+ * naming the IPv4 form to use instead; nothing is normalized silently.
+ */
+const IPV4_IN_IPV6: { start: bigint; end: bigint; what: string }[] = [
+  { start: 0n, end: 0xffffffffn, what: 'IPv4-compatible (deprecated, ::/96)' },
+  { start: 0xffffn << 32n, end: (0xffffn << 32n) | 0xffffffffn, what: 'IPv4-mapped (::ffff:0:0/96)' },
+];
+
+function refuseIpv4InIpv6(start: bigint, end: bigint, text: string): void {
+  for (const b of IPV4_IN_IPV6) {
+    if (start > b.end || end < b.start) continue;
+    const lo = (start > b.start ? start : b.start) & 0xffffffffn;
+    const hi = (end < b.end ? end : b.end) & 0xffffffffn;
+    const v4 = lo === hi ? formatAddress(4, lo) : rangeText(4, lo, hi);
+    throw new IpamError('MappedAddress', `${text} ${start === end ? 'is' : 'covers'} ${b.what} IPv6 space that names IPv4 ${v4}; use the IPv4 form (an address must have one name)`, { ipv4: v4 });
+  }
+}
+
+/** Parses one IPv4 or IPv6 address (no prefix, no zone id). Leading zeros in IPv4 octets are refused as ambiguous; IPv4-mapped and -compatible IPv6 are refused. */
 export function parseAddress(text: string): Address {
+  const a = parseAnyAddress(text);
+  if (a.family === 6) refuseIpv4InIpv6(a.value, a.value, text);
+  return a;
+}
+
+function parseAnyAddress(text: string): Address {
   if (typeof text !== 'string' || text.length === 0 || text.length > 64) throw invalid(`not an IP address: ${JSON.stringify(String(text).slice(0, 64))}`);
   if (V4.test(text)) {
     const v = text.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
@@ -78,11 +106,17 @@ export function parsePrefixLength(family: Family, text: string): number {
 
 /** Parses `10.0.0.0/16`, `10.1.0.10-10.1.0.99`, `10.2.0.5` and the IPv6 forms. */
 export function parseRange(text: string): ParsedRange {
+  const r = parseAnyRange(text);
+  if (r.family === 6) refuseIpv4InIpv6(r.start, r.end, r.text);
+  return r;
+}
+
+function parseAnyRange(text: string): ParsedRange {
   if (typeof text !== 'string' || text.length === 0 || text.length > 128) throw invalid(`invalid range: ${JSON.stringify(String(text).slice(0, 128))}`);
   const s = text.trim();
   const slash = s.indexOf('/');
   if (slash >= 0) {
-    const a = parseAddress(s.slice(0, slash));
+    const a = parseAnyAddress(s.slice(0, slash));
     const p = parsePrefixLength(a.family, s.slice(slash + 1));
     const size = blockSize(a.family, p);
     if (!isAligned(a.value, size)) {
@@ -93,13 +127,13 @@ export function parseRange(text: string): ParsedRange {
   }
   const dash = s.indexOf('-');
   if (dash >= 0) {
-    const a = parseAddress(s.slice(0, dash).trim());
-    const b = parseAddress(s.slice(dash + 1).trim());
+    const a = parseAnyAddress(s.slice(0, dash).trim());
+    const b = parseAnyAddress(s.slice(dash + 1).trim());
     if (a.family !== b.family) throw invalid(`range ${s} mixes IPv4 and IPv6`);
     if (b.value < a.value) throw invalid(`range ${s} is reversed: its end comes before its start`);
     return { family: a.family, start: a.value, end: b.value, text: rangeText(a.family, a.value, b.value) };
   }
-  const a = parseAddress(s);
+  const a = parseAnyAddress(s);
   return { family: a.family, start: a.value, end: a.value, text: formatAddress(a.family, a.value) };
 }
 

@@ -42,6 +42,8 @@ export interface AllocationCommit {
   chunks: ChunkChange[];
   shard: number;
   addressCount: bigint;
+  /** The engine's clock (epoch ms): a tombstone quarantined until later than this refuses the address. */
+  now?: number;
 }
 
 /** Many allocations in one chunk, committed together (bulk loading). */
@@ -50,6 +52,8 @@ export interface BulkCommit {
   allocations: Allocation[];
   chunk: ChunkChange;
   shard: number;
+  /** As in AllocationCommit. */
+  now?: number;
 }
 
 export type CommitOutcome =
@@ -57,6 +61,8 @@ export type CommitOutcome =
   | { ok: false; reason: 'holder'; existing?: Allocation }
   | { ok: false; reason: 'chunk'; base: bigint; state?: ChunkState }
   | { ok: false; reason: 'taken' }
+  /** The address's tombstone (whatever pool released it) is still in quarantine until `until`. */
+  | { ok: false; reason: 'quarantined'; value: bigint; until: number }
   | { ok: false; reason: 'epoch' }
   | { ok: false; reason: 'contention' };
 

@@ -1,7 +1,7 @@
 /**
  * Input rules shared by the engine (typed errors) and the API schemas (zod).
  */
-import { invalid } from './errors.js';
+import { invalid, IpamError } from './errors.js';
 import type { Json, Tags } from './model.js';
 
 export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -28,6 +28,25 @@ export const LIMITS = {
   environmentAddresses: 1000,
   environmentSlots: 200,
 } as const;
+
+/**
+ * The one key no request may use at any depth: `__proto__`. JavaScript assignment turns it into the
+ * object's prototype, zod drops it, and the AWS SDK's marshaller and wire serializer lose it, so it
+ * cannot round-trip; it is refused instead of being silently lost. Every other key (`constructor`,
+ * `prototype`, `toString`, `hasOwnProperty`, `valueOf`, ...) is ordinary data and round-trips.
+ */
+export const RESERVED_KEY = '__proto__';
+
+/** Refuses a JSON value that has `__proto__` as an own key anywhere in it (400, reason ReservedKey). */
+export function checkNoReservedKey(v: unknown, path = ''): void {
+  if (Array.isArray(v)) return v.forEach((x, i) => checkNoReservedKey(x, `${path}[${i}]`));
+  if (v === null || typeof v !== 'object') return;
+  for (const k of Object.keys(v)) {
+    const at = path ? `${path}.${k}` : k;
+    if (k === RESERVED_KEY) throw new IpamError('ReservedKey', `${JSON.stringify(RESERVED_KEY)} cannot be used as a key (at ${at}): it cannot be stored and read back unchanged`, { path: at });
+    checkNoReservedKey((v as Record<string, unknown>)[k], at);
+  }
+}
 
 export function checkName(what: string, v: unknown): string {
   if (typeof v !== 'string' || !NAME_RE.test(v)) throw invalid(`${what} must match ${NAME_RE.source}; got ${JSON.stringify(v)?.slice(0, 80)}`);
@@ -57,6 +76,7 @@ export function checkHostname(v: unknown): string {
 export function checkTags(v: unknown): Tags {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('tags must be an object of strings');
+  checkNoReservedKey(v, 'tags');
   const entries = Object.entries(v);
   if (entries.length > LIMITS.tags) throw invalid(`at most ${LIMITS.tags} tags`);
   for (const [k, val] of entries) {
@@ -77,6 +97,7 @@ export function checkMetadata(v: unknown): Record<string, Json> {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('metadata must be a JSON object');
   if (depth(v, 0) > LIMITS.metadataDepth) throw invalid(`metadata nests deeper than ${LIMITS.metadataDepth} levels`);
+  checkNoReservedKey(v, 'metadata');
   const size = Buffer.byteLength(JSON.stringify(v));
   if (size > LIMITS.metadataBytes) throw invalid(`metadata is ${size} bytes; the limit is ${LIMITS.metadataBytes}`);
   return v as Record<string, Json>;

@@ -8,11 +8,15 @@ import { IpamError } from '../lib/errors.js';
 import { blockSize, BITS, collapse, containsSpan, formatAddress, intersect, MAX, normalize, parseAddress, parseRange, subtract, totalSize, type Family, type Segment } from '../lib/ip.js';
 
 const v4 = fc.bigInt({ min: 0n, max: MAX[4] });
-const v6 = fc.oneof(
-  fc.bigInt({ min: 0n, max: MAX[6] }),
-  fc.constantFrom(0n, 1n, MAX[6], MAX[6] - 1n, 0xffff00000000n, 0xffffffffffffn, 0xffff00000001n), // ::, ::1, top, ::ffff:0:0/96 edges
-  fc.bigInt({ min: 0xffff00000000n, max: 0xffffffffffffn }), // IPv4-mapped
-);
+/** IPv4-compatible ::/96 and IPv4-mapped ::ffff:0:0/96 are refused (MappedAddress): see their own test. */
+const inIpv4Block = (v: bigint) => v <= 0xffffffffn || (v >= 0xffff00000000n && v <= 0xffffffffffffn);
+const v6 = fc
+  .oneof(
+    fc.bigInt({ min: 0n, max: MAX[6] }),
+    fc.constantFrom(0x100000000n, 0xfffeffffffffn, 0x1000000000000n, MAX[6], MAX[6] - 1n), // just outside both blocks, top
+    fc.bigInt({ min: 0xfffe00000000n, max: 0x1000100000000n }), // around IPv4-mapped
+  )
+  .filter((v) => !inIpv4Block(v));
 const familyValue = fc.oneof(v4.map((v) => ({ family: 4 as Family, value: v })), v6.map((v) => ({ family: 6 as Family, value: v })));
 
 const segs = (family: Family) =>
@@ -48,11 +52,28 @@ describe('address parsing and formatting', () => {
   });
 
   it('parses the IPv6 edge cases', () => {
-    expect(parseAddress('::').value).toBe(0n);
-    expect(parseAddress('::ffff:10.0.0.1')).toEqual({ family: 6, value: 0xffff0a000001n });
-    expect(parseRange('::ffff:0:0/96')).toMatchObject({ start: 0xffff00000000n, end: 0xffffffffffffn, text: '::ffff:0:0/96' });
+    expect(parseAddress('::1:0:0:0')).toEqual({ family: 6, value: 0x1000000000000n });
     expect(parseRange('ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124').end).toBe(MAX[6]);
-    expect(parseRange('::/0')).toMatchObject({ start: 0n, end: MAX[6] });
+    expect(parseRange('8000::/1')).toMatchObject({ start: 1n << 127n, end: MAX[6] });
+  });
+
+  it('refuses IPv4-mapped and IPv4-compatible IPv6, as addresses and inside ranges, naming the IPv4 form', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.bigInt({ min: 0n, max: 0xffffffffn }), fc.bigInt({ min: 0xffff00000000n, max: 0xffffffffffffn })), (value) => {
+        const v4text = formatAddress(4, value & 0xffffffffn);
+        for (const text of [formatAddress(6, value), `${formatAddress(6, value)}/128`, `${formatAddress(6, value)}-::1:0:0:0`]) {
+          let err: unknown;
+          try {
+            parseRange(text);
+          } catch (e) {
+            err = e;
+          }
+          expect((err as IpamError).reason, text).toBe('MappedAddress');
+        }
+        expect(() => parseAddress(formatAddress(6, value))).toThrow(v4text);
+      }),
+    );
+    for (const t of ['::', '::1', '::/0', '::ffff:10.0.0.1', '::ffff:0:0/96', '::fffe:ffff:ff00-::1:0:0:ff']) expect(() => parseRange(t), t).toThrow(IpamError);
   });
 
   it('never throws anything but a typed InvalidInput on arbitrary strings', () => {
@@ -62,7 +83,7 @@ describe('address parsing and formatting', () => {
           parseRange(s);
         } catch (e) {
           expect(e).toBeInstanceOf(IpamError);
-          expect((e as IpamError).reason).toBe('InvalidInput');
+          expect(['InvalidInput', 'MappedAddress']).toContain((e as IpamError).reason);
         }
       }),
       { numRuns: 3000 },
@@ -77,6 +98,7 @@ describe('ranges', () => {
         const p = p0 % (BITS[family] + 1);
         const size = blockSize(family, p);
         const net = value - (value % size);
+        if (family === 6 && (net <= 0xffffffffn || (net <= 0xffffffffffffn && net + size - 1n >= 0xffff00000000n))) return void expect(() => parseRange(`${formatAddress(family, net)}/${p}`)).toThrow(/IPv4/);
         const r = parseRange(`${formatAddress(family, net)}/${p}`);
         expect(r.start).toBe(net);
         expect(r.end - r.start + 1n).toBe(size);
@@ -90,6 +112,7 @@ describe('ranges', () => {
   it('spans are inclusive, reversed spans are refused, and text round-trips', () => {
     fc.assert(
       fc.property(fc.oneof(fc.constant(4 as Family), fc.constant(6 as Family)), fc.bigInt({ min: 0n, max: MAX[4] }), fc.bigInt({ min: 0n, max: 100000n }), (family, a, n) => {
+        if (family === 6) a += 1n << 64n; // clear of the refused IPv4-in-IPv6 blocks
         const b = a + n > MAX[family] ? MAX[family] : a + n;
         const r = parseRange(`${formatAddress(family, a)}-${formatAddress(family, b)}`);
         expect([r.start, r.end]).toEqual([a, b]);
@@ -119,7 +142,7 @@ describe('ranges', () => {
 
   it('collapse turns any address list into the fewest ranges that hold exactly those addresses', () => {
     fc.assert(
-      fc.property(fc.array(fc.bigInt({ min: 0n, max: 4000n }), { maxLength: 400 }), fc.oneof(fc.constant(0n), fc.constant(0xffff_ffff_0000n)), (xs, offset) => {
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: 4000n }), { maxLength: 400 }), fc.oneof(fc.constant(0n), fc.constant(0x1_0000_0000_0000n)), (xs, offset) => {
         const values = xs.map((x) => x + offset);
         const family: Family = offset === 0n ? 4 : 6;
         const ranges = collapse(family, values);

@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { ensureTable, LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
 import { Ipam, type EngineOptions } from '../lib/engine.js';
+import { IpamError } from '../lib/errors.js';
 
 export const ddbEndpoint = () => inject('ddbEndpoint');
 export const clientConfig = () => ({ endpoint: ddbEndpoint(), region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
@@ -20,3 +21,14 @@ export async function freshIpam(opts: EngineOptions = {}) {
 }
 
 export const ctx = { principal: 'arn:aws:iam::123456789012:role/test', requestId: 'req-1' };
+
+/** The IpamError reason a call fails with, or 'no error'. */
+export const reasonOf = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof IpamError) return e.reason;
+    throw e;
+  }
+  return 'no error';
+};

@@ -22,9 +22,10 @@ export const router = new Router(routes, {
 });
 
 export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
-  const headers: Record<string, string> = {};
+  // Null-prototype maps: `?constructor=` or `?__proto__=` must neither find nor replace Object.prototype.
+  const headers: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
-  const query: Record<string, string | string[]> = {};
+  const query: Record<string, string | string[]> = Object.create(null);
   for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = v.length === 1 ? v[0]! : v;
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !(k in query)) query[k] = v;
   // A presigned URL: API Gateway (or the local server) verified its X-Amz-* parameters; they are not the API's.

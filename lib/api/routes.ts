@@ -7,6 +7,7 @@ import type { Ipam } from '../engine.js';
 import type { Allocation as AllocationModel, CallContext, PoolView } from '../model.js';
 import { empty, errorResponse, json, MAX_BODY_BYTES, problem, type ApiRequest, type ApiResponse } from './http.js';
 import * as S from './schemas.js';
+import { checkNoReservedKey } from '../validate.js';
 
 export interface RouteContext {
   ipam: Ipam;
@@ -253,6 +254,7 @@ export class Router {
         } catch (e) {
           return problem(400, `the body is not valid JSON: ${(e as Error).message.slice(0, 200)}`, 'InvalidInput');
         }
+        checkNoReservedKey(parsed); // before zod, which would drop the key silently
         body = route.body.parse(parsed);
       }
       return await route.handle({ ipam, params: p as Record<string, string>, query: q, body, call: { principal: req.principal, requestId: req.requestId }, req });
@@ -265,7 +267,7 @@ export class Router {
 }
 
 function singleValued(q: Record<string, string | string[]>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(q)) {
     if (Array.isArray(v)) {
       if (v.length !== 1) throw new z.ZodError([{ code: 'custom', path: [k], message: 'give this query parameter once', input: v }]);

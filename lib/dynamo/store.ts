@@ -39,11 +39,34 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
 
 // ---------- entities: item <-> domain ----------
 
+/**
+ * User-keyed maps (tags, metadata at any depth, environment slots) as the marshaller can take them.
+ * @aws-sdk/util-dynamodb decides "plain object" by `value.constructor.name === 'Object'`, so an object
+ * with its own `constructor` key ({"constructor": "x"}) is refused as a class instance, and it builds
+ * maps by assignment. A `Map` is marshalled by its entries alone: every key is data. (`__proto__` is
+ * refused at the edge, see checkNoReservedKey: it is lost by the SDK's wire serializer as well.)
+ */
+export function dynamoValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(dynamoValue);
+  if (v !== null && typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) return new Map(Object.keys(v).map((k) => [k, dynamoValue((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}
+
+/** An item whose attribute values are marshal-safe (the item itself stays a plain object of attributes). */
+function dynamoItem(item: Item): Item {
+  const out: Item = {};
+  for (const k of Object.keys(item)) out[k] = dynamoValue(item[k]);
+  return out;
+}
+
 const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy', 'requestId'] as const;
 
 export const PoolEntity = {
   toItem(p: Pool): Item {
-    return { ...keys.pool(p.cloud, p.zone, p.name), type: 'pool', ...p };
+    return dynamoItem({ ...keys.pool(p.cloud, p.zone, p.name), type: 'pool', ...p });
   },
   fromItem(i: Item): Pool {
     const out: Item = {};
@@ -61,7 +84,7 @@ const ALLOCATION_FIELDS = ['cloud', 'zone', 'pool', 'address', 'cidr', 'prefixLe
 export const AllocationEntity = {
   toItem(a: Allocation, pool: Pool, value: bigint): Item {
     const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
-    return {
+    return dynamoItem({
       ...keys.allocation(a.cloud, a.family, value),
       type: 'allocation',
       state: 'allocated',
@@ -69,7 +92,7 @@ export const AllocationEntity = {
       ...a,
       gsi1pk: keys.holderGsi(a.cloud, holder),
       gsi1sk: `${a.zone}#${a.pool}#${a.name}#${a.address}`,
-    };
+    });
   },
   fromItem(i: Item): Allocation {
     const out: Item = {};
@@ -95,6 +118,21 @@ export const ChunkEntity = {
     return { used, quarantine, blocks, version: i.ver === undefined ? undefined : Number(i.ver) };
   },
 };
+
+/**
+ * The allocation item's condition: the address is free in the whole cloud, i.e. never allocated, or
+ * released and out of the quarantine its tombstone carries (set by whichever pool released it, so a
+ * deleted pool's quarantine binds the next pool over the same space, in any zone).
+ */
+function allocationPut(item: Item, now: number): NonNullable<TxItem['Put']> {
+  return {
+    TableName: '',
+    Item: item,
+    ConditionExpression: 'attribute_not_exists(pk) OR (#st = :released AND (attribute_not_exists(#qu) OR #qu <= :now))',
+    ExpressionAttributeNames: { '#st': 'state', '#qu': 'quarantineUntil' },
+    ExpressionAttributeValues: { ':released': 'released', ':now': now },
+  };
+}
 
 const qAttr = (o: number) => `q_${o.toString(16).padStart(2, '0')}`;
 const bAttr = (o: number) => `b_${o.toString(16).padStart(2, '0')}`;
@@ -358,19 +396,12 @@ export class DynamoStore implements Store {
 
   async commitAllocation(c: AllocationCommit): Promise<CommitOutcome> {
     const { pool, allocation: a } = c;
+    const now = c.now ?? Date.now();
     const value = c.chunks[0]!.base + BigInt(c.chunks[0]!.offsets[0]!);
     const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
     const items: TxItem[] = [
       ...c.chunks.map((ch) => this.chunkUpdate(pool, ch, 'allocate')),
-      {
-        Put: {
-          TableName: this.table,
-          Item: AllocationEntity.toItem(a, pool, value),
-          ConditionExpression: 'attribute_not_exists(pk) OR #st = :released',
-          ExpressionAttributeNames: { '#st': 'state' },
-          ExpressionAttributeValues: { ':released': 'released' },
-        },
-      },
+      { Put: { ...allocationPut(AllocationEntity.toItem(a, pool, value), now), TableName: this.table, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
       {
         Put: {
           TableName: this.table,
@@ -404,7 +435,12 @@ export class DynamoStore implements Store {
       }
       if (failed(n + 2)) return { ok: false, reason: 'epoch' };
       for (let i = 0; i < n; i++) if (failed(i)) return { ok: false, reason: 'chunk', base: c.chunks[i]!.base, state: ChunkEntity.fromItem(rawItem(reasons[i]?.Item)) };
-      if (failed(n)) return { ok: false, reason: 'taken' };
+      if (failed(n)) {
+        const old = rawItem(reasons[n]?.Item);
+        const until = Number(old?.quarantineUntil);
+        if (old?.state === 'released' && until > now) return { ok: false, reason: 'quarantined', value, until };
+        return { ok: false, reason: 'taken' };
+      }
       return { ok: false, reason: 'contention' };
     }
   }
@@ -415,7 +451,7 @@ export class DynamoStore implements Store {
     c.allocations.forEach((a, i) => {
       const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
       items.push(
-        { Put: { TableName: this.table, Item: AllocationEntity.toItem(a, pool, c.chunk.base + BigInt(c.chunk.offsets[i]!)), ConditionExpression: 'attribute_not_exists(pk) OR #st = :released', ExpressionAttributeNames: { '#st': 'state' }, ExpressionAttributeValues: { ':released': 'released' } } },
+        { Put: { ...allocationPut(AllocationEntity.toItem(a, pool, c.chunk.base + BigInt(c.chunk.offsets[i]!)), c.now ?? Date.now()), TableName: this.table } },
         { Put: { TableName: this.table, Item: { ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family }, ConditionExpression: 'attribute_not_exists(pk)' } },
       );
     });
@@ -471,7 +507,7 @@ export class DynamoStore implements Store {
         Update: {
           TableName: this.table,
           Key: keys.allocation(a.cloud, a.family, value),
-          UpdateExpression: 'SET #st = :released, releasedAt = :at, releasedBy = :by, releaseRequestId = :rid, #ttl = :ttl ADD version :one REMOVE gsi1pk, gsi1sk',
+          UpdateExpression: `SET #st = :released, releasedAt = :at, releasedBy = :by, releaseRequestId = :rid, #ttl = :ttl${c.quarantineUntil > 0 ? ', quarantineUntil = :qu' : ''} ADD version :one REMOVE gsi1pk, gsi1sk`,
           ConditionExpression: '#st = :allocated AND version = :v',
           ExpressionAttributeNames: { '#st': 'state', '#ttl': TTL_ATTRIBUTE },
           ExpressionAttributeValues: {
@@ -480,7 +516,9 @@ export class DynamoStore implements Store {
             ':at': c.releasedAt,
             ':by': c.releasedBy,
             ':rid': c.requestId ?? null,
-            ':ttl': Math.floor(Date.now() / 1000) + TOMBSTONE_SECONDS,
+            // The tombstone outlives its quarantine (up to a year) by a day: expiry must not end it early.
+            ':ttl': Math.max(Math.floor(Date.now() / 1000) + TOMBSTONE_SECONDS, Math.ceil(c.quarantineUntil / 1000) + 24 * 3600),
+            ...(c.quarantineUntil > 0 ? { ':qu': c.quarantineUntil } : {}),
             ':one': 1,
             ':v': a.version,
           },
@@ -558,7 +596,7 @@ export class DynamoStore implements Store {
       names[`#${f}`] = f;
       if (next[f] === undefined) removes.push(`#${f}`);
       else {
-        values[`:${f}`] = next[f];
+        values[`:${f}`] = dynamoValue(next[f]);
         sets.push(`#${f} = :${f}`);
       }
     }
@@ -597,7 +635,7 @@ export class DynamoStore implements Store {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...keys.environment(rec.cloud, rec.name), type: 'environment', ...rec },
+          Item: dynamoItem({ ...keys.environment(rec.cloud, rec.name), type: 'environment', ...rec }),
           ConditionExpression: expectToken === null ? 'attribute_not_exists(pk)' : '#tok = :tok',
           ...(expectToken === null ? {} : { ExpressionAttributeNames: { '#tok': 'token' }, ExpressionAttributeValues: { ':tok': expectToken } }),
         }),
