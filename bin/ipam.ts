@@ -188,25 +188,27 @@ program
   .option('--vm <id>', 'refuse unless this VM holds it; with --all: release everything it holds')
   .option('--vip <id>', 'the same for a VIP')
   .option('--all', 'release everything the --vm or --vip holds in the cloud')
+  .option('--zone <zone>', "use the zone's routes: only this zone's allocations (what a zone pipeline may call)")
   .action(async (cloud, address, o) => {
     const c = await client();
     if (o.all) {
       const h = holder(o);
-      const released = await c.releaseHolder(cloud, h.vm !== undefined ? 'vm' : 'vip', (h.vm ?? h.vip)!);
+      const released = await c.releaseHolder(cloud, h.vm !== undefined ? 'vm' : 'vip', (h.vm ?? h.vip)!, o.zone);
       return print(released, 'allocations');
     }
     if (!address) throw new IpamError('InvalidInput', 'give the address to release, or --all with --vm/--vip');
-    await c.release(cloud, address, holder(o, false));
+    await c.release(cloud, address, holder(o, false), o.zone);
   });
 
 program
   .command('show <cloud> <address-or-holder>')
   .description('the allocation holding an address; or everything of a holder given as vm:<id> or vip:<id>')
-  .action(async (cloud, what: string) => {
+  .option('--zone <zone>', "use the zone's routes: only this zone's allocations (what a zone pipeline may call)")
+  .action(async (cloud, what: string, o) => {
     const c = await client();
     const m = /^(vm|vip):(.+)$/.exec(what);
-    if (m) return print(await c.byHolder(cloud, m[1] as 'vm' | 'vip', m[2]!), 'allocations');
-    print(await c.lookup(cloud, what), 'allocation');
+    if (m) return print(await c.byHolder(cloud, m[1] as 'vm' | 'vip', m[2]!, o.zone), 'allocations');
+    print(await c.lookup(cloud, what, o.zone), 'allocation');
   });
 
 program

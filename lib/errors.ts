@@ -19,6 +19,8 @@ export type ErrorReason =
   | 'HolderMismatch'
   | 'HolderHasOtherAllocation'
   | 'EnvironmentConflict'
+  | 'ZoneLimit'
+  | 'ZoneMismatch'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -36,6 +38,8 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   HolderMismatch: 'Conflict',
   HolderHasOtherAllocation: 'Conflict',
   EnvironmentConflict: 'Conflict',
+  ZoneLimit: 'Conflict',
+  ZoneMismatch: 'InvalidInput',
   Contention: 'TooBusy',
 };
 
