@@ -223,9 +223,11 @@ program
 const env = program.command('env').description('environments: every address a stack needs, in one call, as a Heat environment file');
 
 /** PUT or GET an environment; with `-o heat` the service renders the Heat environment file itself. */
-async function environmentCall(method: 'PUT' | 'GET', cloud: string, name: string, body?: unknown) {
+const envPath = (cloud: string, name: string, zone?: string) => `/v1/clouds/${encodeURIComponent(cloud)}${zone === undefined ? '' : `/zones/${encodeURIComponent(zone)}`}/environments/${encodeURIComponent(name)}`;
+
+async function environmentCall(method: 'PUT' | 'GET', cloud: string, name: string, zone: string | undefined, body?: unknown) {
   const out = program.opts<Globals>().output;
-  const path = `/v1/clouds/${encodeURIComponent(cloud)}/environments/${encodeURIComponent(name)}`;
+  const path = envPath(cloud, name, zone);
   const r = await (await client()).request<any>(method, path, { ...(body !== undefined ? { body } : {}), ...(out === 'heat' ? { query: { format: 'heat' } } : {}) });
   if (out === 'heat') {
     process.stdout.write(r.body as string);
@@ -240,6 +242,7 @@ env
   .command('apply <cloud> <env>')
   .description('allocate every slot of a manifest (YAML or JSON: {slots: {<name>: {zone, pool, vm|vip, count?, ...}}}), all or nothing')
   .requiredOption('-f, --file <manifest>', 'the manifest')
+  .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
   .action(async (cloud, name, o) => {
     let manifest: unknown;
     try {
@@ -247,18 +250,23 @@ env
     } catch (e) {
       throw new IpamError('InvalidInput', `${o.file}: ${(e as Error).message}`);
     }
-    await environmentCall('PUT', cloud, name, manifest);
+    await environmentCall('PUT', cloud, name, o.zone, manifest);
   });
 
-env.command('show <cloud> <env>').description("an environment's addresses").action(async (cloud, name) => {
-  await environmentCall('GET', cloud, name);
-});
+env
+  .command('show <cloud> <env>')
+  .description("an environment's addresses")
+  .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
+  .action(async (cloud, name, o) => {
+    await environmentCall('GET', cloud, name, o.zone);
+  });
 
 env
   .command('release <cloud> <env>')
   .description('release every address of an environment')
-  .action(async (cloud, name) => {
-    const r = await (await client()).request<{ released: Allocation[] }>('DELETE', `/v1/clouds/${encodeURIComponent(cloud)}/environments/${encodeURIComponent(name)}`);
+  .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
+  .action(async (cloud, name, o) => {
+    const r = await (await client()).request<{ released: Allocation[] }>('DELETE', envPath(cloud, name, o.zone));
     print(r.body.released, 'allocations');
   });
 
