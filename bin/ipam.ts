@@ -188,25 +188,27 @@ program
   .option('--vm <id>', 'refuse unless this VM holds it; with --all: release everything it holds')
   .option('--vip <id>', 'the same for a VIP')
   .option('--all', 'release everything the --vm or --vip holds in the cloud')
+  .option('--zone <zone>', "use the zone's routes: only this zone's allocations (what a zone pipeline may call)")
   .action(async (cloud, address, o) => {
     const c = await client();
     if (o.all) {
       const h = holder(o);
-      const released = await c.releaseHolder(cloud, h.vm !== undefined ? 'vm' : 'vip', (h.vm ?? h.vip)!);
+      const released = await c.releaseHolder(cloud, h.vm !== undefined ? 'vm' : 'vip', (h.vm ?? h.vip)!, o.zone);
       return print(released, 'allocations');
     }
     if (!address) throw new IpamError('InvalidInput', 'give the address to release, or --all with --vm/--vip');
-    await c.release(cloud, address, holder(o, false));
+    await c.release(cloud, address, holder(o, false), o.zone);
   });
 
 program
   .command('show <cloud> <address-or-holder>')
   .description('the allocation holding an address; or everything of a holder given as vm:<id> or vip:<id>')
-  .action(async (cloud, what: string) => {
+  .option('--zone <zone>', "use the zone's routes: only this zone's allocations (what a zone pipeline may call)")
+  .action(async (cloud, what: string, o) => {
     const c = await client();
     const m = /^(vm|vip):(.+)$/.exec(what);
-    if (m) return print(await c.byHolder(cloud, m[1] as 'vm' | 'vip', m[2]!), 'allocations');
-    print(await c.lookup(cloud, what), 'allocation');
+    if (m) return print(await c.byHolder(cloud, m[1] as 'vm' | 'vip', m[2]!, o.zone), 'allocations');
+    print(await c.lookup(cloud, what, o.zone), 'allocation');
   });
 
 program
@@ -221,9 +223,11 @@ program
 const env = program.command('env').description('environments: every address a stack needs, in one call, as a Heat environment file');
 
 /** PUT or GET an environment; with `-o heat` the service renders the Heat environment file itself. */
-async function environmentCall(method: 'PUT' | 'GET', cloud: string, name: string, body?: unknown) {
+const envPath = (cloud: string, name: string, zone?: string) => `/v1/clouds/${encodeURIComponent(cloud)}${zone === undefined ? '' : `/zones/${encodeURIComponent(zone)}`}/environments/${encodeURIComponent(name)}`;
+
+async function environmentCall(method: 'PUT' | 'GET', cloud: string, name: string, zone: string | undefined, body?: unknown) {
   const out = program.opts<Globals>().output;
-  const path = `/v1/clouds/${encodeURIComponent(cloud)}/environments/${encodeURIComponent(name)}`;
+  const path = envPath(cloud, name, zone);
   const r = await (await client()).request<any>(method, path, { ...(body !== undefined ? { body } : {}), ...(out === 'heat' ? { query: { format: 'heat' } } : {}) });
   if (out === 'heat') {
     process.stdout.write(r.body as string);
@@ -238,6 +242,7 @@ env
   .command('apply <cloud> <env>')
   .description('allocate every slot of a manifest (YAML or JSON: {slots: {<name>: {zone, pool, vm|vip, count?, ...}}}), all or nothing')
   .requiredOption('-f, --file <manifest>', 'the manifest')
+  .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
   .action(async (cloud, name, o) => {
     let manifest: unknown;
     try {
@@ -245,18 +250,23 @@ env
     } catch (e) {
       throw new IpamError('InvalidInput', `${o.file}: ${(e as Error).message}`);
     }
-    await environmentCall('PUT', cloud, name, manifest);
+    await environmentCall('PUT', cloud, name, o.zone, manifest);
   });
 
-env.command('show <cloud> <env>').description("an environment's addresses").action(async (cloud, name) => {
-  await environmentCall('GET', cloud, name);
-});
+env
+  .command('show <cloud> <env>')
+  .description("an environment's addresses")
+  .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
+  .action(async (cloud, name, o) => {
+    await environmentCall('GET', cloud, name, o.zone);
+  });
 
 env
   .command('release <cloud> <env>')
   .description('release every address of an environment')
-  .action(async (cloud, name) => {
-    const r = await (await client()).request<{ released: Allocation[] }>('DELETE', `/v1/clouds/${encodeURIComponent(cloud)}/environments/${encodeURIComponent(name)}`);
+  .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
+  .action(async (cloud, name, o) => {
+    const r = await (await client()).request<{ released: Allocation[] }>('DELETE', envPath(cloud, name, o.zone));
     print(r.body.released, 'allocations');
   });
 

@@ -126,19 +126,23 @@ export class IpamClient {
       cursor = page.cursor;
     } while (cursor);
   }
-  async lookup(cloud: string, address: string) {
-    return (await this.request<Allocation>('GET', `/v1/clouds/${enc(cloud)}/addresses/${enc(address)}`)).body;
+  /** The cloud's path, or with `zone` the zone's (its routes reach only that zone: what a zone pipeline's grant covers). */
+  private scope(cloud: string, zone?: string) {
+    return zone === undefined ? `/v1/clouds/${enc(cloud)}` : `/v1/clouds/${enc(cloud)}/zones/${enc(zone)}`;
   }
-  async updateAllocation(cloud: string, address: string, patch: { mac?: string | null; hostname?: string | null; tags?: Tags; metadata?: Record<string, Json> }) {
-    return (await this.request<Allocation>('PATCH', `/v1/clouds/${enc(cloud)}/addresses/${enc(address)}`, { body: patch })).body;
+  async lookup(cloud: string, address: string, zone?: string) {
+    return (await this.request<Allocation>('GET', `${this.scope(cloud, zone)}/addresses/${enc(address)}`)).body;
   }
-  async release(cloud: string, address: string, guard?: { vm?: string; vip?: string }) {
-    await this.request('DELETE', `/v1/clouds/${enc(cloud)}/addresses/${enc(address)}`, { query: { ...guard } });
+  async updateAllocation(cloud: string, address: string, patch: { mac?: string | null; hostname?: string | null; tags?: Tags; metadata?: Record<string, Json> }, zone?: string) {
+    return (await this.request<Allocation>('PATCH', `${this.scope(cloud, zone)}/addresses/${enc(address)}`, { body: patch })).body;
   }
-  async byHolder(cloud: string, kind: 'vm' | 'vip', id: string) {
-    return (await this.request<{ items: Allocation[] }>('GET', `/v1/clouds/${enc(cloud)}/${kind}s/${enc(id)}/allocations`)).body.items;
+  async release(cloud: string, address: string, guard?: { vm?: string; vip?: string }, zone?: string) {
+    await this.request('DELETE', `${this.scope(cloud, zone)}/addresses/${enc(address)}`, { query: { ...guard } });
   }
-  async releaseHolder(cloud: string, kind: 'vm' | 'vip', id: string) {
-    return (await this.request<{ released: Allocation[] }>('DELETE', `/v1/clouds/${enc(cloud)}/${kind}s/${enc(id)}/allocations`)).body.released;
+  async byHolder(cloud: string, kind: 'vm' | 'vip', id: string, zone?: string) {
+    return (await this.request<{ items: Allocation[] }>('GET', `${this.scope(cloud, zone)}/${kind}s/${enc(id)}/allocations`)).body.items;
+  }
+  async releaseHolder(cloud: string, kind: 'vm' | 'vip', id: string, zone?: string) {
+    return (await this.request<{ released: Allocation[] }>('DELETE', `${this.scope(cloud, zone)}/${kind}s/${enc(id)}/allocations`)).body.released;
   }
 }

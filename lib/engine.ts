@@ -32,7 +32,7 @@ import {
   type Segment,
 } from './ip.js';
 import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Json, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from './model.js';
-import type { ChunkChange, ChunkState, Store } from './store.js';
+import type { ChunkChange, ChunkState, CloudLimits, Store } from './store.js';
 import { checkAllocationName, checkHolderId, checkHostname, checkMetadata, checkName, checkTags, DOMAIN_RE, LIMITS, normalizeMac } from './validate.js';
 
 const CHUNK = 256n;
@@ -153,13 +153,14 @@ export class Ipam {
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     };
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const { cloudVersion, pools } = await this.store.listPools(cloud);
+      const { cloudVersion, pools, limits } = await this.store.listPools(cloud);
       const existing = pools.find((p) => p.zone === zone && p.name === name);
       if (existing) {
         if (sameSpec(existing, pool)) return { pool: await this.view(existing), created: false };
         throw new IpamError('PoolExists', `pool ${cloud}/${zone}/${name} already exists with a different definition`, { pool: name });
       }
-      checkNoOverlap(pools, ranges, undefined);
+      checkNoOverlap(pools, ranges, undefined, zone);
+      checkZoneLimit(limits, pools, cloud, zone, ranges, undefined);
       const r = await this.store.createPool(pool, cloudVersion);
       if (r === 'ok') {
         this.remember(pool);
@@ -168,6 +169,32 @@ export class Ipam {
       await backoff(attempt);
     }
     throw contention('creating the pool');
+  }
+
+  /** The cloud's per-zone limits (`{zones: {}}` when none are set). */
+  async getLimits(cloud: string): Promise<CloudLimits> {
+    checkName('cloud', cloud);
+    return (await this.store.listPools(cloud)).limits ?? { zones: {} };
+  }
+
+  /**
+   * Replaces the cloud's per-zone limits. A limit below what a zone already claims is accepted (it stops
+   * further growth; nothing is taken away); an empty `zones` turns limits off.
+   */
+  async setLimits(cloud: string, limits: CloudLimits, ctx: CallContext): Promise<CloudLimits> {
+    checkName('cloud', cloud);
+    const zones: CloudLimits['zones'] = {};
+    for (const [zone, l] of Object.entries(limits.zones)) {
+      checkName('zone', zone);
+      if (!/^(0|[1-9]\d{0,38})$/.test(l.maxAddresses)) throw invalid(`zones.${zone}.maxAddresses must be a whole number of addresses`);
+      zones[zone] = { maxAddresses: l.maxAddresses };
+    }
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const { cloudVersion } = await this.store.listPools(cloud);
+      if ((await this.store.putLimits(cloud, { zones }, cloudVersion, ctx)) === 'ok') return { zones };
+      await backoff(attempt);
+    }
+    throw contention('setting the limits');
   }
 
   async getPool(cloud: string, zone: string, name: string): Promise<PoolView> {
@@ -212,8 +239,9 @@ export class Ipam {
       if (t.family !== prev.family) throw invalid(`the pool holds IPv${prev.family} addresses; it cannot take IPv${t.family} ranges`);
       const geo = geometryOf(t.family, t.ranges, t.exclude);
       if (geo.size === 0n) throw invalid('the pool would hold no addresses');
-      const { cloudVersion, pools } = await this.store.listPools(cloud);
-      checkNoOverlap(pools, t.ranges, prev.uid);
+      const { cloudVersion, pools, limits } = await this.store.listPools(cloud);
+      checkNoOverlap(pools, t.ranges, prev.uid, zone);
+      checkZoneLimit(limits, pools, cloud, zone, t.ranges, prev.uid);
       const shards = await this.store.readShards(prev);
       const removed = subtract(this.geometry(prev).segments, geo.segments);
       await this.assertUnused(prev, removed);
@@ -671,33 +699,42 @@ export class Ipam {
     return out;
   }
 
-  async lookup(cloud: string, address: string): Promise<Allocation> {
+  /**
+   * The allocation holding an address. With `zone`, an allocation of another zone is answered exactly
+   * like a free address (the zone routes must not tell a zone's caller what another zone holds).
+   */
+  async lookup(cloud: string, address: string, zone?: string): Promise<Allocation> {
     checkName('cloud', cloud);
+    if (zone !== undefined) checkName('zone', zone);
     const a = parseAddress(address);
-    const found = await this.findAllocation(cloud, a.family, a.value);
+    const found = await this.findAllocation(cloud, a.family, a.value, zone);
     if (!found) throw new IpamError('AllocationNotFound', `${formatAddress(a.family, a.value)} is not allocated in cloud ${cloud}`, { address });
     return found;
   }
 
-  private async findAllocation(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
+  private async findAllocation(cloud: string, family: Family, value: bigint, zone?: string): Promise<Allocation | undefined> {
+    const inZone = (a: Allocation | undefined) => (a && (zone === undefined || a.zone === zone) ? a : undefined);
     const exact = await this.store.getAllocationAt(cloud, family, value);
-    if (exact) return exact;
+    if (exact) return inZone(exact);
     for (const cidr of await this.store.blocksCovering(cloud, family, value)) {
       const r = parseRange(cidr);
-      if (r.start <= value && value <= r.end) return this.store.getAllocationAt(cloud, family, r.start);
+      if (r.start <= value && value <= r.end) return inZone(await this.store.getAllocationAt(cloud, family, r.start));
     }
     return undefined;
   }
 
-  async release(cloud: string, address: string, guard: Holder | undefined, ctx: CallContext): Promise<Allocation> {
+  /** Releases an address; with `zone`, only one of that zone (another zone's is AllocationNotFound). */
+  async release(cloud: string, address: string, guard: Holder | undefined, ctx: CallContext, zone?: string): Promise<Allocation> {
     checkName('cloud', cloud);
+    if (zone !== undefined) checkName('zone', zone);
     const a = parseAddress(address);
     if (guard) checkHolder(guard);
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const found = await this.findAllocation(cloud, a.family, a.value);
+      const found = await this.findAllocation(cloud, a.family, a.value, zone);
       if (!found) throw new IpamError('AllocationNotFound', `${formatAddress(a.family, a.value)} is not allocated in cloud ${cloud}`, { address });
       if (guard && (guard.kind === 'vm' ? found.vm !== guard.id : found.vip !== guard.id)) {
-        throw new IpamError('HolderMismatch', `${found.cidr} is held by ${found.vm !== undefined ? `vm:${found.vm}` : `vip:${found.vip}`}, not ${holderText(guard)}; nothing was released`, { cidr: found.cidr });
+        // Never name the real holder: the guard is the caller's claim, and a wrong claim must not reveal who holds it.
+        throw new IpamError('HolderMismatch', `${found.cidr} is not held by ${holderText(guard)} (it is held by another holder); nothing was released`, { cidr: found.cidr });
       }
       if ((await this.releaseOne(found, ctx)) === 'ok') return found;
       await backoff(attempt);
@@ -705,13 +742,12 @@ export class Ipam {
     throw contention('releasing');
   }
 
-  async releaseHolder(cloud: string, holder: Holder, ctx: CallContext): Promise<Allocation[]> {
-    checkName('cloud', cloud);
-    checkHolder(holder);
+  /** Releases everything the holder holds in the cloud, or with `zone` in that zone only. */
+  async releaseHolder(cloud: string, holder: Holder, ctx: CallContext, zone?: string): Promise<Allocation[]> {
     const released: Allocation[] = [];
-    for (const a of await this.store.byHolder(cloud, holder)) {
+    for (const a of await this.byHolder(cloud, holder, zone)) {
       try {
-        released.push(await this.release(cloud, a.address, holder, ctx));
+        released.push(await this.release(cloud, a.address, holder, ctx, zone));
       } catch (e) {
         if (!(e instanceof IpamError && e.reason === 'AllocationNotFound')) throw e;
       }
@@ -746,18 +782,21 @@ export class Ipam {
     return this.store.getHeld(pool, checkHolder(holder), checkAllocationName(name));
   }
 
-  async byHolder(cloud: string, holder: Holder): Promise<Allocation[]> {
+  /** What the holder holds in the cloud, or with `zone` in that zone only. */
+  async byHolder(cloud: string, holder: Holder, zone?: string): Promise<Allocation[]> {
     checkName('cloud', cloud);
-    return this.store.byHolder(cloud, checkHolder(holder));
+    if (zone !== undefined) checkName('zone', zone);
+    const all = await this.store.byHolder(cloud, checkHolder(holder));
+    return zone === undefined ? all : all.filter((a) => a.zone === zone);
   }
 
-  async updateAllocation(cloud: string, address: string, patch: AllocationPatch, ctx: CallContext): Promise<Allocation> {
+  async updateAllocation(cloud: string, address: string, patch: AllocationPatch, ctx: CallContext, zone?: string): Promise<Allocation> {
     const mac = patch.mac === undefined || patch.mac === null ? patch.mac : normalizeMac(patch.mac);
     const hostname = patch.hostname === undefined || patch.hostname === null ? patch.hostname : checkHostname(patch.hostname);
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const prev = await this.lookup(cloud, address);
+      const prev = await this.lookup(cloud, address, zone);
       const next: Allocation = { ...prev, version: prev.version + 1, updatedAt: new Date(this.now()).toISOString(), updatedBy: ctx.principal };
       if (ctx.requestId) next.requestId = ctx.requestId;
       else delete next.requestId;
@@ -1003,15 +1042,33 @@ function geometryOf(family: Family, ranges: ParsedRange[], exclude: ParsedRange[
   return { family, segments, offsets: cumulativeOffsets(segments), size: totalSize(segments) };
 }
 
-function checkNoOverlap(pools: Pool[], ranges: ParsedRange[], selfUid: string | undefined) {
+function checkNoOverlap(pools: Pool[], ranges: ParsedRange[], selfUid: string | undefined, zone: string) {
   for (const p of pools) {
     if (p.uid === selfUid) continue;
     for (const other of p.ranges) {
       const o = parseRange(other);
       if (o.family !== ranges[0]!.family) continue;
       const hit = ranges.find((r) => overlaps(r, o));
-      if (hit) throw new IpamError('Overlap', `range ${hit.text} overlaps ${o.text} of pool ${p.zone}/${p.name} in cloud ${p.cloud}`, { pool: p.name, zone: p.zone, range: o.text });
+      if (!hit) continue;
+      // Name the other pool only when it is in the caller's zone: a zone's caller may not read other zones.
+      if (p.zone === zone) throw new IpamError('Overlap', `range ${hit.text} overlaps ${o.text} of pool ${p.zone}/${p.name} in cloud ${p.cloud}`, { pool: p.name, zone: p.zone, range: o.text });
+      throw new IpamError('Overlap', `range ${hit.text} overlaps an existing pool in another zone of cloud ${p.cloud}`, { range: hit.text });
     }
+  }
+}
+
+/**
+ * A zone's claim is the address span of its pools' ranges (excluded addresses count: they still keep
+ * every other pool off the space). Refuses a topology that would take the zone over its limit.
+ */
+function checkZoneLimit(limits: CloudLimits | undefined, pools: Pool[], cloud: string, zone: string, ranges: ParsedRange[], selfUid: string | undefined) {
+  const limit = limits && Object.hasOwn(limits.zones, zone) ? BigInt(limits.zones[zone]!.maxAddresses) : undefined;
+  if (limit === undefined) return;
+  const span = (rs: ParsedRange[]) => rs.reduce((n, r) => n + (r.end - r.start + 1n), 0n);
+  const others = pools.filter((p) => p.zone === zone && p.uid !== selfUid).reduce((n, p) => n + span(p.ranges.map(parseRange)), 0n);
+  const total = others + span(ranges);
+  if (total > limit) {
+    throw new IpamError('ZoneLimit', `zone ${zone} of cloud ${cloud} may claim at most ${limit} addresses (limit set by the cloud's admin); its pools would span ${total}`, { zone, maxAddresses: limit.toString(), wouldSpan: total.toString() });
   }
 }
 

@@ -10,7 +10,6 @@
  * crashed caller's lease expires and the next call finishes or undoes its work.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { stringify } from 'yaml';
 import { invalid, IpamError } from './errors.js';
 import { stableJson } from './json.js';
 import type { Ipam } from './engine.js';
@@ -19,6 +18,7 @@ import type { EnvironmentRecord, Store } from './store.js';
 import { checkName, LIMITS, SLOT_RE } from './validate.js';
 
 export interface SlotSpec {
+  /** Required on the cloud route; on a zone's route it may be left out and must be that zone. */
   zone: string;
   pool: string;
   vm?: string;
@@ -37,6 +37,8 @@ export interface EnvironmentSpec {
 export interface EnvironmentView {
   environment: string;
   cloud: string;
+  /** Set for an environment of a zone's route (`/zones/{zone}/environments/{env}`). */
+  zone?: string;
   slots: Record<string, { zone: string; pool: string; count?: number; addresses: string[] }>;
 }
 
@@ -57,6 +59,24 @@ interface Unit {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Environments are namespaced: the cloud route's `x` and zone dmz's `x` are different objects. The id
+ * (stored name and `ipam:environment` tag) of a zone's environment is `{zone}/{env}`; environment and zone
+ * names cannot contain `/`, so no cloud-level name and no other zone's name can ever equal it.
+ */
+export const environmentId = (env: string, zone?: string) => (zone === undefined ? env : `${zone}/${env}`);
+
+/** A zone route's definition: every slot in that zone (a missing `zone` means it). Nothing else is accepted. */
+export function inZone(spec: EnvironmentSpec, zone: string): EnvironmentSpec {
+  if (!spec || typeof spec !== 'object' || !spec.slots || typeof spec.slots !== 'object') return spec;
+  const slots: Record<string, SlotSpec> = {};
+  for (const [slot, s] of Object.entries(spec.slots)) {
+    if (s.zone !== undefined && s.zone !== zone) throw new IpamError('ZoneMismatch', `slot ${slot} names another zone; an environment of zone ${zone} may only use pools of zone ${zone} (leave zone out)`, { slot });
+    slots[slot] = { ...s, zone };
+  }
+  return { ...spec, slots };
+}
 
 
 /** Suffixes a hostname's first label: web + 2 -> web-2; web.example.com + 2 -> web-2.example.com. */
@@ -122,10 +142,12 @@ export class Environments {
   ) {}
 
   /** Allocates every slot, or nothing. Returns `created: false` when the identical environment already existed. */
-  async apply(cloud: string, env: string, spec: EnvironmentSpec, ctx: CallContext): Promise<{ view: EnvironmentView; created: boolean }> {
+  async apply(cloud: string, envName: string, spec: EnvironmentSpec, ctx: CallContext, zone?: string): Promise<{ view: EnvironmentView; created: boolean }> {
     checkName('cloud', cloud);
-    checkName('environment', env);
-    const units = unitsOf(env, spec);
+    checkName('environment', envName);
+    if (zone !== undefined) spec = inZone(spec, checkName('zone', zone));
+    const env = environmentId(envName, zone);
+    const units = unitsOf(envName, spec);
     const specHash = createHash('sha256').update(stableJson(spec)).digest('hex');
     const token = randomUUID();
     const deadline = this.now() + WAIT_MS;
@@ -134,7 +156,7 @@ export class Environments {
       if (cur && cur.specHash !== specHash) {
         throw new IpamError('EnvironmentConflict', `environment ${cloud}/${env} exists with a different definition; release it first (DELETE) to change it`, { environment: env });
       }
-      if (cur?.state === 'ready') return { view: await this.view(cloud, env, cur.spec as EnvironmentSpec), created: false };
+      if (cur?.state === 'ready') return { view: await this.view(cloud, envName, zone, cur.spec as EnvironmentSpec), created: false };
       const leased = cur && cur.leaseUntil > this.now();
       if (leased) {
         if (this.now() > deadline) throw new IpamError('Contention', `environment ${cloud}/${env} is being changed by another call; retry shortly`);
@@ -147,7 +169,8 @@ export class Environments {
     }
     // We hold the lease: allocate every unit, pinned addresses first so that no random pick takes one.
     const allocateUnit = (u: Unit) =>
-      this.ipam.allocate(
+      this.ipam
+        .allocate(
         {
           cloud,
           zone: u.zone,
@@ -160,7 +183,12 @@ export class Environments {
           tags: { [ENV_TAG]: env },
         },
         ctx,
-      );
+      )
+        .then((r) => {
+          // (pool, holder, name) already held by something that is not this environment's: not ours to take.
+          if (r.allocation.tags[ENV_TAG] !== env) throw new IpamError('EnvironmentConflict', `${u.holder.kind}:${u.holder.id} already holds ${r.allocation.cidr} as ${JSON.stringify(u.name)}, and not for this environment`);
+          return r;
+        });
     const pinned = units.map((u, i) => [u, i] as const).filter(([u]) => u.address !== undefined);
     const free = units.map((u, i) => [u, i] as const).filter(([u]) => u.address === undefined);
     const results: PromiseSettledResult<{ allocation: Allocation }>[] = new Array(units.length);
@@ -185,22 +213,26 @@ export class Environments {
     if (!(await this.store.putEnvironment({ ...rec, state: 'ready', leaseUntil: 0, updatedAt: new Date(this.now()).toISOString() }, token))) {
       throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
     }
-    const view = this.viewOf(cloud, env, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: Allocation }>).value.allocation));
+    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: Allocation }>).value.allocation));
     return { view, created: true };
   }
 
-  async get(cloud: string, env: string): Promise<EnvironmentView> {
+  async get(cloud: string, envName: string, zone?: string): Promise<EnvironmentView> {
     checkName('cloud', cloud);
-    checkName('environment', env);
+    checkName('environment', envName);
+    if (zone !== undefined) checkName('zone', zone);
+    const env = environmentId(envName, zone);
     const cur = await this.store.getEnvironment(cloud, env);
     if (!cur || cur.state !== 'ready') throw new IpamError('EnvironmentNotFound', `environment ${cloud}/${env} does not exist`, { environment: env });
-    return this.view(cloud, env, cur.spec as EnvironmentSpec);
+    return this.view(cloud, envName, zone, cur.spec as EnvironmentSpec);
   }
 
   /** Releases every allocation of the environment and forgets it. */
-  async release(cloud: string, env: string, ctx: CallContext): Promise<Allocation[]> {
+  async release(cloud: string, envName: string, ctx: CallContext, zone?: string): Promise<Allocation[]> {
     checkName('cloud', cloud);
-    checkName('environment', env);
+    checkName('environment', envName);
+    if (zone !== undefined) checkName('zone', zone);
+    const env = environmentId(envName, zone);
     const token = randomUUID();
     const deadline = this.now() + WAIT_MS;
     let cur: EnvironmentRecord | undefined;
@@ -214,7 +246,7 @@ export class Environments {
       }
       if (await this.store.putEnvironment({ ...cur, state: 'releasing', token, leaseUntil: this.now() + LEASE_MS }, cur.token)) break;
     }
-    const released = await this.undo(cloud, env, unitsOf(env, cur.spec as EnvironmentSpec), ctx);
+    const released = await this.undo(cloud, env, unitsOf(envName, cur.spec as EnvironmentSpec), ctx);
     await this.store.deleteEnvironment(cloud, env, token);
     return released;
   }
@@ -231,13 +263,13 @@ export class Environments {
     return results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
   }
 
-  private async view(cloud: string, env: string, spec: EnvironmentSpec): Promise<EnvironmentView> {
+  private async view(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec): Promise<EnvironmentView> {
     const units = unitsOf(env, spec);
     const held = await inBatches(units, (u) => this.ipam.held(cloud, u.zone, u.pool, u.holder, u.name));
-    return this.viewOf(cloud, env, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
+    return this.viewOf(cloud, env, zone, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
   }
 
-  private viewOf(cloud: string, env: string, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
+  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
     // A Map, not `{}`: a slot named `constructor` or `toString` must not find Object.prototype's member.
     const slots = new Map<string, EnvironmentView['slots'][string]>();
     units.forEach((u, i) => {
@@ -246,13 +278,17 @@ export class Environments {
       const a = allocations[i];
       if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
     });
-    return { environment: env, cloud, slots: Object.fromEntries(slots) };
+    return { environment: env, cloud, ...(zone !== undefined ? { zone } : {}), slots: Object.fromEntries(slots) };
   }
 }
 
-/** A Heat environment file: each slot a parameter default; `count` slots a comma_delimited_list. */
-export function heatEnvironment(view: EnvironmentView): string {
+/**
+ * A Heat environment file: each slot a parameter default; `count` slots a comma_delimited_list.
+ * YAML is loaded on first use: only this rare output needs it, and the api Lambda's cold start should not.
+ */
+export async function heatEnvironment(view: EnvironmentView): Promise<string> {
+  const { stringify } = await import('yaml');
   const params: Record<string, string> = {};
   for (const [slot, s] of Object.entries(view.slots)) params[slot] = s.count === undefined ? (s.addresses[0] ?? '') : s.addresses.join(',');
-  return `# Heat environment for ${view.cloud}/${view.environment}, generated by IPAM\n${stringify({ parameter_defaults: params })}`;
+  return `# Heat environment for ${view.cloud}/${view.zone !== undefined ? `zones/${view.zone}/` : ''}${view.environment}, generated by IPAM\n${stringify({ parameter_defaults: params })}`;
 }

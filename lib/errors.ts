@@ -21,6 +21,8 @@ export type ErrorReason =
   | 'HolderMismatch'
   | 'HolderHasOtherAllocation'
   | 'EnvironmentConflict'
+  | 'ZoneLimit'
+  | 'ZoneMismatch'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -40,6 +42,8 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   HolderMismatch: 'Conflict',
   HolderHasOtherAllocation: 'Conflict',
   EnvironmentConflict: 'Conflict',
+  ZoneLimit: 'Conflict',
+  ZoneMismatch: 'InvalidInput',
   Contention: 'TooBusy',
 };
 

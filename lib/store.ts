@@ -93,11 +93,18 @@ export interface EnvironmentRecord {
   updatedAt: string;
 }
 
+/** A cloud-wide admin's limits on what each zone may claim (absent: no limit). */
+export interface CloudLimits {
+  zones: Record<string, { maxAddresses: string }>;
+}
+
 export interface Store {
   /** Every cloud that has (or had) pools. A full scan: for the scheduled export, not request paths. */
   listClouds(): Promise<string[]>;
   // Pools and clouds. Topology changes (create, ranges, exclude, delete) are serialized per cloud.
-  listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }>;
+  listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; limits?: CloudLimits }>;
+  /** Replaces the cloud's zone limits; fenced on the cloud version like a topology change. */
+  putLimits(cloud: string, limits: CloudLimits, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'>;
   getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined>;
   createPool(pool: Pool, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'>;
   /** Replaces the pool's ranges/exclude; fenced on the cloud version and every shard's seq. */

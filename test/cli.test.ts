@@ -53,6 +53,23 @@ describe('ipam CLI', () => {
     expect((await ipam(svc, ['show', 'prod', address])).code).toBe(3);
   });
 
+  it('--zone uses the zone routes: another zone\'s address is not found there', async () => {
+    await ipam(svc, ['pool', 'create', 'zoned', 'a', 'p', '--range', '10.13.0.0/29']);
+    const address = (await ipam(svc, ['allocate', 'zoned', 'a', 'p', '--vm', 'z-1', '-q'])).stdout.trim();
+    expect(JSON.parse((await ipam(svc, ['-o', 'json', 'show', 'zoned', address, '--zone', 'a'])).stdout)).toMatchObject({ zone: 'a', vm: 'z-1' });
+    expect((await ipam(svc, ['show', 'zoned', address, '--zone', 'b'])).code).toBe(3);
+    expect(JSON.parse((await ipam(svc, ['-o', 'json', 'show', 'zoned', 'vm:z-1', '--zone', 'b'])).stdout)).toEqual([]);
+    expect((await ipam(svc, ['release', 'zoned', address, '--zone', 'b'])).code).toBe(3);
+    const manifest = path.join(svc.dataDir, 'zoned-env.yaml');
+    writeFileSync(manifest, 'slots:\n  web: {pool: p, vm: z-2}\n');
+    const applied = await ipam(svc, ['-o', 'json', 'env', 'apply', 'zoned', 'shop', '-f', manifest, '--zone', 'a']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(JSON.parse(applied.stdout)).toMatchObject({ environment: 'shop', zone: 'a', slots: { web: { zone: 'a', pool: 'p' } } });
+    expect((await ipam(svc, ['env', 'show', 'zoned', 'shop'])).code).toBe(3); // the cloud's `shop` is another environment
+    expect((await ipam(svc, ['env', 'release', 'zoned', 'shop', '--zone', 'a'])).code).toBe(0);
+    expect((await ipam(svc, ['release', 'zoned', address, '--zone', 'a', '--vm', 'z-1'])).code).toBe(0);
+  });
+
   it('exits with distinct codes scripts can rely on', async () => {
     await ipam(svc, ['pool', 'create', 'codes', 'z', 'one', '--range', '10.11.0.1']);
     await ipam(svc, ['allocate', 'codes', 'z', 'one', '--vm', 'a']);

@@ -21,13 +21,17 @@ describe('pools', () => {
     expect(await reasonOf(ipam.createPool('c1', 'z', 'p', { ranges: ['10.0.0.0/25'] }, ctx))).toBe('PoolExists');
   });
 
-  it('refuses overlap with another pool of the same cloud, naming it, and allows it across clouds', async () => {
+  it('refuses overlap with another pool of the same cloud, naming it only within its zone, and allows it across clouds', async () => {
     const { ipam } = await freshIpam();
     await ipam.createPool('c1', 'z1', 'a', { ranges: ['10.0.0.0/16'] }, ctx);
     const err = await ipam.createPool('c1', 'z2', 'b', { ranges: ['10.0.5.0/24'] }, ctx).catch((e) => e);
     expect(err).toBeInstanceOf(IpamError);
     expect(err.reason).toBe('Overlap');
-    expect(err.message).toContain('z1/a');
+    expect(err.message).toContain('another zone');
+    expect(JSON.stringify([err.message, err.details])).not.toMatch(/z1|10\.0\.0\.0\/16|"a"/);
+    const same = await ipam.createPool('c1', 'z1', 'b', { ranges: ['10.0.5.0/24'] }, ctx).catch((e) => e);
+    expect(same.reason).toBe('Overlap');
+    expect(same.message).toContain('z1/a');
     await expect(ipam.createPool('c2', 'z1', 'a', { ranges: ['10.0.0.0/16'] }, ctx)).resolves.toMatchObject({ created: true });
   });
 

@@ -10,6 +10,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { routes as apiRoutes } from '../lib/api/lambda.js';
+import { allowPatterns, zonePipeline } from '../lib/auth/roles.js';
 import { createIpamApp, envFromProcess } from '../lib/infra/app.js';
 import { resolveConfig } from '../lib/infra/config.js';
 import type { IpamStack } from '../lib/infra/ipam-stack.js';
@@ -264,6 +266,57 @@ describe('API', () => {
     expect(() => api.invokeArns({ cloud: 'aws', zone: '*' })).toThrow(/plain path segment/);
     expect(() => api.invokeArns({ cloud: 'aws/zones', zone: 'x' })).toThrow(/plain path segment/);
     expect(() => api.invokeArns({ cloud: 'aws', methods: ['FETCH'] })).toThrow(/unknown HTTP method/);
+  });
+
+  it('grantRole: a zone pipeline\'s ARNs cover exactly its zone\'s lifecycle routes; the local allow patterns are the same grants', () => {
+    const t = template({
+      extend: (stack) => {
+        stack.grantRole(new iam.Role(stack, 'ZonePipelineRole', { assumedBy: new iam.AccountPrincipal('444455556666') }), 'zonePipeline', 'aws', 'prod-a');
+        stack.grantRole(new iam.Role(stack, 'NetAdminRole', { assumedBy: new iam.AccountPrincipal('444455556666') }), 'networkAdmin', 'aws');
+      },
+    });
+    const base = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ApiCD79AAA0}/${ApiDeploymentStageprod95EFE650}/';
+    const arnsOf = (rolePrefix: string) =>
+      Object.entries(resourcesOf(t, 'AWS::IAM::Policy'))
+        .filter(([id]) => id.startsWith(rolePrefix))
+        .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as any[])
+        .flatMap((st) => asArray(st.Resource).map(flatten))
+        .map((arn) => {
+          expect(arn.startsWith(base)).toBe(true);
+          return arn.slice(base.length);
+        });
+    // An ARN's `*` matches any run of characters, `/` included (as execute-api does).
+    const covers = (arns: string[], method: string, path: string) => arns.some((a) => new RegExp(`^${a.split('*').map((x) => x.replace(/[.?+^$()|[\]{}\\]/g, '\\$&')).join('.*')}$`).test(`${method}${path}`));
+    const concrete = (template: string, zone: string) => template.replace(/\{(\w+)\}/g, (_, k) => (k === 'cloud' ? 'aws' : k === 'zone' ? zone : `x-${k}`));
+    // The lifecycle, written out here independently of lib/auth/roles.ts.
+    const lifecycle = new Set(
+      [
+        'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+        'POST /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
+        'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
+        ...['GET', 'PATCH', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/addresses/{address}`),
+        ...['GET', 'DELETE'].flatMap((m) => [`${m} /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/allocations`, `${m} /v1/clouds/{cloud}/zones/{zone}/vips/{vip}/allocations`]),
+        ...['PUT', 'GET', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/environments/{env}`),
+      ],
+    );
+    const pipeline = arnsOf('ZonePipelineRole');
+    const admin = arnsOf('NetAdminRole');
+    const topology = (r: { method: string; path: string }) => /\/pools\/\{pool\}$/.test(r.path) && r.method !== 'GET';
+    for (const r of apiRoutes) {
+      const key = `${r.method} ${r.path}`;
+      expect(covers(pipeline, r.method, concrete(r.path, 'prod-a')), key).toBe(lifecycle.has(key));
+      for (const other of ['prod-b', 'prod-a2', 'prod']) expect(covers(pipeline, r.method, concrete(r.path, other)), `${key} in ${other}`).toBe(false);
+      // The network admin changes topology and never allocates.
+      if (topology(r)) expect(covers(admin, r.method, concrete(r.path, 'prod-b')), key).toBe(true);
+      if (lifecycle.has(key) && r.method !== 'GET') expect(covers(admin, r.method, concrete(r.path, 'prod-b')), key).toBe(false);
+    }
+    for (const key of lifecycle) expect(apiRoutes.some((r) => `${r.method} ${r.path}` === key), key).toBe(true);
+    expect(covers(admin, 'PUT', '/v1/clouds/aws/limits')).toBe(true);
+    expect(covers(pipeline, 'PUT', '/v1/clouds/aws/limits')).toBe(false);
+    // One source of truth: the local allow entries are the ARNs' method and path.
+    expect(allowPatterns(zonePipeline('aws', 'prod-a')).map((p) => p.replace(' ', '/v1/')).sort()).toEqual([...pipeline].sort());
+    expect(() => zonePipeline('aws', '*')).toThrow(/plain path segment/);
+    expect(() => zonePipeline('aws', 'a/zones/b')).toThrow(/plain path segment/);
   });
 });
 

@@ -8,9 +8,7 @@ import { json, text, type ApiRequest } from './http.js';
 import { problems, type Route } from './routes.js';
 import * as S from './schemas.js';
 
-const Slot = z
-  .object({
-    zone: S.Name,
+const SlotFields = {
     pool: S.Name,
     vm: S.HolderId.optional(),
     vip: S.HolderId.optional(),
@@ -19,69 +17,83 @@ const Slot = z
     address: z.string().min(1).max(64).optional(),
     prefixLength: z.number().int().min(0).max(128).optional(),
     hostname: z.string().max(253).optional(),
-  })
-  .strict()
-  .refine((s) => (s.vm === undefined) !== (s.vip === undefined), { message: 'exactly one of vm or vip is required', path: ['vm'] });
+};
 
-export const EnvironmentBody = z
-  .object({
-    slots: z.record(z.string().regex(SLOT_RE, 'slot names are Heat parameter names: a letter, then letters, digits or _'), Slot).refine((s) => Object.keys(s).length >= 1 && Object.keys(s).length <= LIMITS.environmentSlots, `1 to ${LIMITS.environmentSlots} slots`),
-  })
-  .strict()
-  .openapi('EnvironmentDefinition');
+/** The body of an environment; on a zone's route a slot's zone may be left out (and may only be that zone). */
+const environmentBody = (zone: z.ZodType) => {
+  const Slot = z
+    .object({ zone, ...SlotFields })
+    .strict()
+    .refine((s) => (s.vm === undefined) !== (s.vip === undefined), { message: 'exactly one of vm or vip is required', path: ['vm'] });
+  return z
+    .object({
+      slots: z.record(z.string().regex(SLOT_RE, 'slot names are Heat parameter names: a letter, then letters, digits or _'), Slot).refine((s) => Object.keys(s).length >= 1 && Object.keys(s).length <= LIMITS.environmentSlots, `1 to ${LIMITS.environmentSlots} slots`),
+    })
+    .strict();
+};
+
+export const EnvironmentBody = environmentBody(S.Name).openapi('EnvironmentDefinition');
+const ZoneEnvironmentBody = environmentBody(S.Name.optional()).openapi('ZoneEnvironmentDefinition');
 
 const EnvironmentOut = z
   .object({
     environment: z.string(),
     cloud: z.string(),
+    zone: z.string().optional(),
     slots: z.record(z.string(), z.object({ zone: z.string(), pool: z.string(), count: z.number().int().optional(), addresses: z.array(z.string()) })),
   })
   .openapi('Environment');
 
 const FormatQuery = z.object({ format: z.enum(['json', 'heat']).optional() }).strict();
-const params = z.object({ cloud: S.Name, env: S.Name });
 
 function render(req: ApiRequest, format: 'json' | 'heat' | undefined, status: number, view: EnvironmentView) {
   const heat = format === 'heat' || (format === undefined && /application\/(x-)?yaml/.test(req.headers.accept ?? ''));
   return heat ? text(status, heatEnvironment(view), 'application/yaml') : json(status, view);
 }
 
-const PATH = '/v1/clouds/{cloud}/environments/{env}';
-
-export const environmentRoutes: Route[] = [
-  {
-    method: 'PUT',
-    path: PATH,
-    summary: 'Allocate every slot of an environment, all or nothing (idempotent; ?format=heat answers a Heat environment file)',
-    params,
-    query: FormatQuery,
-    body: EnvironmentBody,
-    responses: { 201: { description: 'allocated', schema: EnvironmentOut }, 200: { description: 'already allocated, identical', schema: EnvironmentOut }, ...problems(400, 409, 503) },
-    async handle({ ipam, params: p, query, body, call, req }) {
-      const r = await new Environments(ipam, ipam.store).apply(p.cloud!, p.env!, body, call);
-      return render(req, query.format, r.created ? 201 : 200, r.view);
+/**
+ * Environments under the cloud (slots in any zone; cloud-wide grants) and under a zone (slots only in that
+ * zone; a zone pipeline's grant). The two are separate namespaces: see environmentId.
+ */
+export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((scope): Route[] => {
+  const PATH = scope === 'cloud' ? '/v1/clouds/{cloud}/environments/{env}' : '/v1/clouds/{cloud}/zones/{zone}/environments/{env}';
+  const params = scope === 'cloud' ? z.object({ cloud: S.Name, env: S.Name }) : z.object({ cloud: S.Name, zone: S.Name, env: S.Name });
+  const slots = scope === 'cloud' ? 'every slot' : 'every slot (all in this zone)';
+  return [
+    {
+      method: 'PUT',
+      path: PATH,
+      summary: `Allocate ${slots} of an environment, all or nothing (idempotent; ?format=heat answers a Heat environment file)`,
+      params,
+      query: FormatQuery,
+      body: scope === 'cloud' ? EnvironmentBody : ZoneEnvironmentBody,
+      responses: { 201: { description: 'allocated', schema: EnvironmentOut }, 200: { description: 'already allocated, identical', schema: EnvironmentOut }, ...problems(400, 409, 503) },
+      async handle({ ipam, params: p, query, body, call, req }) {
+        const r = await new Environments(ipam, ipam.store).apply(p.cloud!, p.env!, body, call, p.zone);
+        return render(req, query.format, r.created ? 201 : 200, r.view);
+      },
     },
-  },
-  {
-    method: 'GET',
-    path: PATH,
-    summary: "An environment's addresses per slot; ?format=heat (or Accept: application/yaml) for a Heat environment file",
-    params,
-    query: FormatQuery,
-    responses: { 200: { description: 'the environment', schema: EnvironmentOut }, ...problems(400, 404) },
-    async handle({ ipam, params: p, query, req }) {
-      return render(req, query.format, 200, await new Environments(ipam, ipam.store).get(p.cloud!, p.env!));
+    {
+      method: 'GET',
+      path: PATH,
+      summary: "An environment's addresses per slot; ?format=heat (or Accept: application/yaml) for a Heat environment file",
+      params,
+      query: FormatQuery,
+      responses: { 200: { description: 'the environment', schema: EnvironmentOut }, ...problems(400, 404) },
+      async handle({ ipam, params: p, query, req }) {
+        return render(req, query.format, 200, await new Environments(ipam, ipam.store).get(p.cloud!, p.env!, p.zone));
+      },
     },
-  },
-  {
-    method: 'DELETE',
-    path: PATH,
-    summary: 'Release every address of an environment',
-    params,
-    query: S.NoQuery,
-    responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problems(400, 404, 503) },
-    async handle({ ipam, params: p, call }) {
-      return json(200, { released: await new Environments(ipam, ipam.store).release(p.cloud!, p.env!, call) });
+    {
+      method: 'DELETE',
+      path: PATH,
+      summary: 'Release every address of an environment',
+      params,
+      query: S.NoQuery,
+      responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problems(400, 404, 503) },
+      async handle({ ipam, params: p, call }) {
+        return json(200, { released: await new Environments(ipam, ipam.store).release(p.cloud!, p.env!, call, p.zone) });
+      },
     },
-  },
-];
+  ];
+});

@@ -32,9 +32,6 @@ export interface Route {
 const P = {
   cloud: z.object({ cloud: S.Name }),
   pool: z.object({ cloud: S.Name, zone: S.Name, pool: S.Name }),
-  address: z.object({ cloud: S.Name, address: z.string().min(1).max(64) }),
-  vm: z.object({ cloud: S.Name, vm: S.HolderId }),
-  vip: z.object({ cloud: S.Name, vip: S.HolderId }),
 };
 
 /** OpenAPI response entries of problem+json answers. */
@@ -134,66 +131,100 @@ export const routes: Route[] = [
       return json(200, await ipam.listAllocations(params.cloud!, params.zone!, params.pool!, query));
     },
   },
+  // The allocation lifecycle after allocate, twice: under the cloud (cloud-wide grants) and under a zone,
+  // where it reaches only that zone's allocations (another zone's address is 404, like a free one), so
+  // that one grant on `clouds/{cloud}/zones/{zone}/*` expresses a zone pipeline (docs/operations.md).
+  ...(['cloud', 'zone'] as const).flatMap((scope): Route[] => {
+    const base = scope === 'cloud' ? '/v1/clouds/{cloud}' : '/v1/clouds/{cloud}/zones/{zone}';
+    const where = scope === 'cloud' ? 'in the cloud' : 'in the zone';
+    const scoped = (o: z.ZodRawShape) => z.object({ cloud: S.Name, ...(scope === 'zone' ? { zone: S.Name } : {}), ...o });
+    const address = scoped({ address: z.string().min(1).max(64) });
+    return [
+      {
+        method: 'GET',
+        path: `${base}/addresses/{address}`,
+        summary: `The allocation holding an address ${where} (any address inside a block finds the block)`,
+        params: address,
+        query: S.NoQuery,
+        responses: { 200: { description: 'the allocation', schema: S.Allocation }, ...problems(400, 404) },
+        async handle({ ipam, params }) {
+          return json(200, await ipam.lookup(params.cloud!, params.address!, params.zone));
+        },
+      },
+      {
+        method: 'PATCH',
+        path: `${base}/addresses/{address}`,
+        summary: `Change the MAC, hostname, tags or metadata of an allocation ${where} (null removes mac/hostname)`,
+        params: address,
+        query: S.NoQuery,
+        body: S.AllocationPatchBody,
+        responses: { 200: { description: 'the changed allocation', schema: S.Allocation }, ...problems(400, 404) },
+        async handle({ ipam, params, body, call }) {
+          return json(200, await ipam.updateAllocation(params.cloud!, params.address!, body, call, params.zone));
+        },
+      },
+      {
+        method: 'DELETE',
+        path: `${base}/addresses/{address}`,
+        summary: `Release an address ${where}; ?vm= or ?vip= guards against releasing somebody else’s`,
+        params: address,
+        query: S.HolderGuardQuery,
+        responses: { 204: { description: 'released' }, ...problems(400, 404, 409) },
+        async handle({ ipam, params, query, call }) {
+          const guard = query.vm !== undefined ? { kind: 'vm' as const, id: query.vm } : query.vip !== undefined ? { kind: 'vip' as const, id: query.vip } : undefined;
+          await ipam.release(params.cloud!, params.address!, guard, call, params.zone);
+          return empty();
+        },
+      },
+      ...(['vm', 'vip'] as const).flatMap((kind): Route[] => [
+        {
+          method: 'GET',
+          path: `${base}/${kind}s/{${kind}}/allocations`,
+          summary: `Everything a ${kind.toUpperCase()} holds ${where}`,
+          params: scoped({ [kind]: S.HolderId }),
+          query: S.NoQuery,
+          responses: { 200: { description: 'allocations', schema: S.Items(S.Allocation) }, ...problems(400) },
+          async handle({ ipam, params }) {
+            return json(200, { items: await ipam.byHolder(params.cloud!, { kind, id: params[kind]! }, params.zone) });
+          },
+        },
+        {
+          method: 'DELETE',
+          path: `${base}/${kind}s/{${kind}}/allocations`,
+          summary: `Release everything a ${kind.toUpperCase()} holds ${where}`,
+          params: scoped({ [kind]: S.HolderId }),
+          query: S.NoQuery,
+          responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problems(400) },
+          async handle({ ipam, params, call }) {
+            return json(200, { released: await ipam.releaseHolder(params.cloud!, { kind, id: params[kind]! }, call, params.zone) });
+          },
+        },
+      ]),
+    ];
+  }),
+  {
+    method: 'PUT',
+    path: '/v1/clouds/{cloud}/limits',
+    summary: "Set the cloud's per-zone limits on the addresses a zone's pools may span (cloud-wide admins only; {zones: {}} turns them off)",
+    params: P.cloud,
+    query: S.NoQuery,
+    body: S.LimitsBody,
+    responses: { 200: { description: 'the limits now in force', schema: S.Limits }, ...problems(400) },
+    async handle({ ipam, params, body, call }) {
+      return json(200, await ipam.setLimits(params.cloud!, body, call));
+    },
+  },
   {
     method: 'GET',
-    path: '/v1/clouds/{cloud}/addresses/{address}',
-    summary: 'The allocation holding an address (any address inside a block finds the block)',
-    params: P.address,
+    path: '/v1/clouds/{cloud}/limits',
+    summary: "The cloud's per-zone limits",
+    params: P.cloud,
     query: S.NoQuery,
-    responses: { 200: { description: 'the allocation', schema: S.Allocation }, ...problems(400, 404) },
+    responses: { 200: { description: 'the limits', schema: S.Limits }, ...problems(400) },
     async handle({ ipam, params }) {
-      return json(200, await ipam.lookup(params.cloud!, params.address!));
+      return json(200, await ipam.getLimits(params.cloud!));
     },
   },
-  {
-    method: 'PATCH',
-    path: '/v1/clouds/{cloud}/addresses/{address}',
-    summary: 'Change the MAC, hostname, tags or metadata of an allocation (null removes mac/hostname)',
-    params: P.address,
-    query: S.NoQuery,
-    body: S.AllocationPatchBody,
-    responses: { 200: { description: 'the changed allocation', schema: S.Allocation }, ...problems(400, 404) },
-    async handle({ ipam, params, body, call }) {
-      return json(200, await ipam.updateAllocation(params.cloud!, params.address!, body, call));
-    },
-  },
-  {
-    method: 'DELETE',
-    path: '/v1/clouds/{cloud}/addresses/{address}',
-    summary: 'Release an address; ?vm= or ?vip= guards against releasing somebody else’s',
-    params: P.address,
-    query: S.HolderGuardQuery,
-    responses: { 204: { description: 'released' }, ...problems(400, 404, 409) },
-    async handle({ ipam, params, query, call }) {
-      const guard = query.vm !== undefined ? { kind: 'vm' as const, id: query.vm } : query.vip !== undefined ? { kind: 'vip' as const, id: query.vip } : undefined;
-      await ipam.release(params.cloud!, params.address!, guard, call);
-      return empty();
-    },
-  },
-  ...(['vm', 'vip'] as const).flatMap((kind): Route[] => [
-    {
-      method: 'GET',
-      path: `/v1/clouds/{cloud}/${kind}s/{${kind}}/allocations`,
-      summary: `Everything a ${kind.toUpperCase()} holds in the cloud`,
-      params: P[kind],
-      query: S.NoQuery,
-      responses: { 200: { description: 'allocations', schema: S.Items(S.Allocation) }, ...problems(400) },
-      async handle({ ipam, params }) {
-        return json(200, { items: await ipam.byHolder(params.cloud!, { kind, id: params[kind]! }) });
-      },
-    },
-    {
-      method: 'DELETE',
-      path: `/v1/clouds/{cloud}/${kind}s/{${kind}}/allocations`,
-      summary: `Release everything a ${kind.toUpperCase()} holds in the cloud`,
-      params: P[kind],
-      query: S.NoQuery,
-      responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problems(400) },
-      async handle({ ipam, params, call }) {
-        return json(200, { released: await ipam.releaseHolder(params.cloud!, { kind, id: params[kind]! }, call) });
-      },
-    },
-  ]),
 ];
 
 interface Compiled {

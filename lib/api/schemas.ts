@@ -145,3 +145,17 @@ export const NoQuery = z.object({}).strict();
 
 export const Items = <T extends z.ZodTypeAny>(t: T) => z.object({ items: z.array(t) });
 export const PageOf = <T extends z.ZodTypeAny>(t: T) => z.object({ items: z.array(t), cursor: z.string().optional() });
+
+/** Per-zone limits of a cloud. maxAddresses: a whole number (a string for counts beyond 2^53, as pool sizes are). */
+export const LimitsBody = z
+  .object({
+    zones: z
+      .record(Name, z.object({ maxAddresses: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^(0|[1-9]\d{0,38})$/, 'must be a whole number')]).transform(String) }).strict())
+      .refine((z) => Object.keys(z).length <= 1000, 'at most 1000 zones'),
+  })
+  .strict()
+  .openapi('LimitsDefinition');
+
+export const Limits = z
+  .object({ zones: z.record(z.string(), z.object({ maxAddresses: z.string().openapi({ example: '65536' }) })) })
+  .openapi('Limits');

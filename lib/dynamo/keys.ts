@@ -23,6 +23,7 @@ const offsetKey = (o: number) => o.toString(16).padStart(2, '0');
 
 export const keys = {
   cloud: (cloud: string) => ({ pk: `CLOUD#${cloud}`, sk: '#META' }),
+  limits: (cloud: string) => ({ pk: `CLOUD#${cloud}`, sk: '#LIMITS' }),
   pool: (cloud: string, zone: string, name: string) => ({ pk: `CLOUD#${cloud}`, sk: `POOL#${zone}#${name}` }),
   poolPrefix: (cloud: string) => ({ pk: `CLOUD#${cloud}`, skPrefix: 'POOL#' }),
   shard: (poolUid: string, k: number) => ({ pk: `SHARD#${poolUid}#${k}`, sk: 'SHARD' }),

@@ -19,8 +19,8 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from '../table.js';
 import { parseAddress, type Family } from '../ip.js';
-import type { Allocation, Holder, Pool } from '../model.js';
-import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
+import type { Allocation, CallContext, Holder, Pool } from '../model.js';
+import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
 import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
 import { retryPassing } from './retry.js';
 
@@ -187,14 +187,28 @@ export class DynamoStore implements Store {
     return [...out].sort();
   }
 
-  async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[] }> {
+  async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; limits?: CloudLimits }> {
     let cloudVersion = 0;
+    let limits: CloudLimits | undefined;
     const pools: Pool[] = [];
     for await (const i of this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.cloud(cloud).pk }, ConsistentRead: true })) {
       if (i.type === 'cloud') cloudVersion = Number(i.version);
       else if (i.type === 'pool') pools.push(PoolEntity.fromItem(i));
+      else if (i.type === 'limits') limits = { zones: i.zones as CloudLimits['zones'] };
     }
-    return { cloudVersion, pools };
+    return { cloudVersion, pools, ...(limits ? { limits } : {}) };
+  }
+
+  async putLimits(cloud: string, limits: CloudLimits, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'> {
+    const item = { ...keys.limits(cloud), type: 'limits', cloud, zones: limits.zones, updatedAt: new Date().toISOString(), updatedBy: by.principal, ...(by.requestId ? { requestId: by.requestId } : {}) };
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: this.table, Item: item } }, this.cloudFence(cloud, cloudVersion)] }));
+      await this.settled(keys.limits(cloud));
+      return 'ok';
+    } catch (e) {
+      if (!cancellation(e)) throw e;
+      return 'raced';
+    }
   }
 
   async getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined> {

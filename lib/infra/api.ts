@@ -11,6 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { roleGrants, type RoleName, type RouteGrant } from '../auth/roles.js';
 
 /** The version prefix every route lives under. */
 export const API_PREFIX = 'v1';
@@ -285,6 +286,20 @@ export class IpamApi extends Construct {
       actions: ['execute-api:Invoke'],
       resourceArns: this.invokeArns(opts),
     });
+  }
+
+  /** The execute-api ARNs of route grants (lib/auth/roles.ts): one ARN per method and path pattern. */
+  grantArns(grants: RouteGrant[]): string[] {
+    return grants.map((g) => this.api.arnForExecuteApi(g.method, `/${API_PREFIX}/${g.path}`, this.stageName));
+  }
+
+  /**
+   * Grants a role of docs/operations.md: `zonePipeline` (the allocation lifecycle of one zone, exactly the
+   * routes lib/auth/roles.ts lists) or `networkAdmin` (pools, and cloud-wide the zone limits). The local
+   * callers file's `allow` entries come from the same description (`allowPatterns(roleGrants(...))`).
+   */
+  grantRole(grantee: iam.IGrantable, role: RoleName, cloud: string, zone?: string): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['execute-api:Invoke'], resourceArns: this.grantArns(roleGrants(role, cloud, zone)) });
   }
 
   metricServerErrors(period = Duration.minutes(5)): cloudwatch.Metric {

@@ -7,6 +7,7 @@ import { CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { IpamApi, type GrantInvokeOptions } from './api.js';
+import type { RoleName } from '../auth/roles.js';
 import { configFromContext, resolveConfig, type IpamConfig } from './config.js';
 import { ZoneExports } from './exports.js';
 import { IpamFunction } from './function.js';
@@ -132,6 +133,11 @@ export class IpamStack extends Stack {
     if (this.alarms.topic) {
       new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Alarm notifications' });
     }
+  }
+
+  /** Grants a role (zone pipeline, network admin); see IpamApi.grantRole. */
+  grantRole(grantee: iam.IGrantable, role: RoleName, cloud: string, zone?: string): iam.Grant {
+    return this.api.grantRole(grantee, role, cloud, zone);
   }
 
   /** Grants execute-api:Invoke scoped by path; see IpamApi.grantInvoke. */
