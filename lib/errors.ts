@@ -17,7 +17,7 @@ export type ErrorReason =
   | 'PoolExists'
   | 'RangeInUse'
   | 'HolderMismatch'
-  | 'HolderHasOtherAllocation'
+  | 'IdempotentParameterMismatch'
   | 'EnvironmentConflict'
   | 'Contention';
 
@@ -34,7 +34,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   PoolExists: 'Conflict',
   RangeInUse: 'Conflict',
   HolderMismatch: 'Conflict',
-  HolderHasOtherAllocation: 'Conflict',
+  IdempotentParameterMismatch: 'Conflict',
   EnvironmentConflict: 'Conflict',
   Contention: 'TooBusy',
 };
