@@ -1,21 +1,32 @@
 /**
  * The `ipam` CLI: what provisioning scripts call.
  *
- * Exit codes: 0 ok, 2 bad input or usage, 3 not found, 4 conflict (taken, exhausted, overlap,
- * not empty), 5 not authorized (signature or caller), 6 service unavailable or unreachable, 1 other.
+ * Exit codes (README, "Exit codes"): 0 ok, 2 bad input or usage (also a missing --callers-file or an
+ * unknown --caller), 3 not found, 4 conflict (taken, exhausted, overlap, not empty, a repeat with other
+ * fields), 5 not authorized or no credentials to sign with, 6 service unavailable or unreachable,
+ * 1 anything else (a bug: please report it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { rangesFromAddressFile } from '../lib/address-file.js';
 import { ApiError, callerCredentials, IpamClient } from '../lib/client.js';
 import { IpamError } from '../lib/errors.js';
 import type { Allocation } from '../lib/model.js';
+import pkg from '../package.json' with { type: 'json' };
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const EXIT = { ok: 0, other: 1, input: 2, notFound: 3, conflict: 4, auth: 5, unavailable: 6 } as const;
+
+/** A failure with its own exit code and a message that says how to fix it. */
+class CliError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 type Output = 'json' | 'table' | 'heat';
 
@@ -27,23 +38,78 @@ interface Globals {
   caller?: string;
 }
 
+const localEndpoint = `http://127.0.0.1:${process.env.IPAM_PORT ?? 8080}`;
+
 const program = new Command('ipam')
   .description('IP address management: pools per cloud and security zone, addresses held by VMs and VIPs until released.')
-  .option('--endpoint <url>', 'API endpoint (env IPAM_ENDPOINT)', process.env.IPAM_ENDPOINT ?? 'http://127.0.0.1:8080')
+  .version(pkg.version, '-V, --version')
+  .option('--endpoint <url>', 'API endpoint (env IPAM_ENDPOINT; else the local service on port $IPAM_PORT)', process.env.IPAM_ENDPOINT ?? localEndpoint)
   .option('--region <region>', 'region the API signs for (env IPAM_REGION)', process.env.IPAM_REGION ?? process.env.AWS_REGION ?? 'us-east-1')
   .addOption(new Option('-o, --output <format>', 'json for scripts, table for people, heat for environments').choices(['json', 'table', 'heat']).default(process.stdout.isTTY ? 'table' : 'json'))
-  .option('--callers-file <file>', 'sign as a caller of the local callers file (default for a loopback endpoint: $IPAM_CALLERS_FILE or .ipam/callers.json)')
+  .option('--callers-file <file>', 'sign as a caller of the local callers file (default for a loopback endpoint: $IPAM_CALLERS_FILE, else callers.json in $IPAM_DATA_DIR, ./.ipam or the checkout\'s .ipam)')
   .option('--caller <principal>', 'which caller of the callers file (default: the first)')
+  .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError()
   .exitOverride();
 
+/** The checkout this CLI runs from (`npm start` there keeps its keys in <checkout>/.ipam by default). */
+function checkout(): string | undefined {
+  try {
+    return path.resolve(path.dirname(realpathSync(process.argv[1]!)), '..');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the local service's keys may be, in order: what IPAM_CALLERS_FILE or IPAM_DATA_DIR name
+ * (as for `npm start`), else .ipam/callers.json here or in the checkout the CLI runs from.
+ */
+function callersCandidates(): string[] {
+  if (process.env.IPAM_CALLERS_FILE) return [path.resolve(process.env.IPAM_CALLERS_FILE)];
+  if (process.env.IPAM_DATA_DIR) return [path.resolve(process.env.IPAM_DATA_DIR, 'callers.json')];
+  const root = checkout();
+  return [...new Set([path.resolve('.ipam', 'callers.json'), ...(root ? [path.join(root, '.ipam', 'callers.json')] : [])])];
+}
+
 async function client(): Promise<IpamClient> {
   const g = program.opts<Globals>();
-  const url = new URL(g.endpoint);
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  const file = g.callersFile ?? (loopback ? (process.env.IPAM_CALLERS_FILE ?? path.join(process.env.IPAM_DATA_DIR ?? '.ipam', 'callers.json')) : undefined);
-  const useFile = file !== undefined && (g.callersFile !== undefined || existsSync(file));
-  return new IpamClient({ endpoint: g.endpoint, region: g.region, ...(useFile ? { credentials: await callerCredentials(file!, g.caller) } : {}) });
+  const base = { endpoint: g.endpoint, region: g.region };
+  if (g.callersFile !== undefined) return new IpamClient({ ...base, credentials: await callerCredentials(g.callersFile, g.caller) });
+  let url: URL;
+  try {
+    url = new URL(g.endpoint);
+  } catch {
+    throw new IpamError('InvalidInput', `--endpoint must be a URL such as http://127.0.0.1:8080, not ${JSON.stringify(g.endpoint)}`);
+  }
+  if (['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+    const candidates = callersCandidates();
+    const file = candidates.find((f) => existsSync(f));
+    if (file) return new IpamClient({ ...base, credentials: await callerCredentials(file, g.caller) });
+    // No local keys: the AWS credential chain (LocalStack, say), without asking an instance metadata
+    // service on the network for a loopback endpoint; when it has none either, say what was looked for.
+    process.env.AWS_EC2_METADATA_DISABLED ??= 'true';
+    return new IpamClient({ ...base, credentials: withHint(candidates) });
+  }
+  if (g.caller !== undefined) throw new IpamError('InvalidInput', '--caller names a caller of a callers file: give --callers-file too');
+  return new IpamClient(base);
+}
+
+/** The AWS default credential chain, with a failure that names what was looked for and how to fix it. */
+function withHint(candidates: string[]) {
+  let chain: Promise<() => Promise<{ accessKeyId: string; secretAccessKey: string }>> | undefined;
+  return async () => {
+    chain ??= import('@aws-sdk/credential-providers').then((m) => m.fromNodeProviderChain());
+    try {
+      return await (await chain)();
+    } catch (e) {
+      throw new CliError(
+        EXIT.auth,
+        `no credentials to sign with: no callers file of the local service at ${candidates.join(' or ')}, and the AWS credential chain has none (${(e as Error).message}). ` +
+          'Run `npm start` (it creates the file), run the CLI in the directory where it runs, or point at the file: IPAM_DATA_DIR=<its data dir>, IPAM_CALLERS_FILE=<file> or --callers-file <file>.',
+      );
+    }
+  };
 }
 
 function tags(list: string[] | undefined): Record<string, string> | undefined {
@@ -58,6 +124,11 @@ function tags(list: string[] | undefined): Record<string, string> | undefined {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+/** A repeatable option of fixed choices (commander checks the choice, this collects them). */
+const collectChoice = (choices: string[]) => (v: string, prev: string[] = []) => {
+  if (!choices.includes(v)) throw new IpamError('InvalidInput', `--clear takes ${choices.join(', ')}, not ${v}`);
+  return [...prev, v];
+};
 const int = (v: string) => {
   if (!/^-?\d+$/.test(v)) throw new IpamError('InvalidInput', `${v} is not a whole number`);
   return Number(v);
@@ -105,6 +176,7 @@ pool
     let ranges: string[] = o.range ?? [];
     if (o.fromFile) {
       const started = Date.now();
+      const { rangesFromAddressFile } = await import('../lib/address-file.js');
       const r = await rangesFromAddressFile(o.fromFile, (p) => {
         if (process.stderr.isTTY || Date.now() - started > 1000) process.stderr.write(`\rreading ${o.fromFile}: ${p.lines.toLocaleString()} lines, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%   `);
       });
@@ -134,19 +206,27 @@ pool
 
 pool
   .command('update <cloud> <zone> <pool>')
-  .description('add or remove ranges and excludes')
+  .description('add or remove ranges and excludes; change the default prefix length, quarantine, DNS domain, tags')
   .option('--add-range <range>', 'repeatable', collect)
   .option('--remove-range <range>', 'repeatable', collect)
   .option('--add-exclude <range>', 'repeatable', collect)
   .option('--remove-exclude <range>', 'repeatable', collect)
+  .option('--prefix-length <n>', 'default prefix length of future allocations', int)
+  .option('--quarantine <seconds>', 'quarantine of releases from now on (0: none)', int)
+  .option('--dns-domain <domain>', 'domain for DNS zone files of this pool')
   .option('--tag <key=value>', 'replace the tags (repeatable)', collect)
+  .addOption(new Option('--clear <field>', 'remove a setting (repeatable)').choices(['prefix-length', 'dns-domain', 'tags']).argParser(collectChoice(['prefix-length', 'dns-domain', 'tags'])))
   .action(async (cloud, zone, name, o) => {
+    const clear: string[] = o.clear ?? [];
     const patch = {
       ...(o.addRange ? { addRanges: o.addRange } : {}),
       ...(o.removeRange ? { removeRanges: o.removeRange } : {}),
       ...(o.addExclude ? { addExclude: o.addExclude } : {}),
       ...(o.removeExclude ? { removeExclude: o.removeExclude } : {}),
-      ...(o.tag ? { tags: tags(o.tag) } : {}),
+      ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : clear.includes('prefix-length') ? { prefixLength: null } : {}),
+      ...(o.quarantine !== undefined ? { quarantineSeconds: o.quarantine } : {}),
+      ...(o.dnsDomain !== undefined ? { dns: { domain: o.dnsDomain } } : clear.includes('dns-domain') ? { dns: null } : {}),
+      ...(o.tag ? { tags: tags(o.tag) } : clear.includes('tags') ? { tags: {} } : {}),
     };
     print(await (await client()).updatePool(cloud, zone, name, patch), 'pool');
   });
@@ -183,6 +263,42 @@ program
   });
 
 program
+  .command('update <cloud> <address>')
+  .description("change an allocation's MAC, host name, tags or metadata (the holder and address stay)")
+  .option('--mac <mac>', 'MAC address (for DHCP reservations)')
+  .option('--hostname <name>', 'host name (for DNS)')
+  .option('--tag <key=value>', 'replace the tags (repeatable)', collect)
+  .option('--metadata <json>', 'replace the metadata with this JSON object')
+  .addOption(new Option('--clear <field>', 'remove a field (repeatable)').choices(['mac', 'hostname', 'tags', 'metadata']).argParser(collectChoice(['mac', 'hostname', 'tags', 'metadata'])))
+  .action(async (cloud, address, o) => {
+    const clear: string[] = o.clear ?? [];
+    let metadata: unknown;
+    if (o.metadata !== undefined) {
+      try {
+        metadata = JSON.parse(o.metadata);
+      } catch (e) {
+        throw new IpamError('InvalidInput', `--metadata takes a JSON object: ${(e as Error).message}`);
+      }
+    }
+    for (const f of clear) if (o[f] !== undefined || (f === 'tags' && o.tag)) throw new IpamError('InvalidInput', `give --${f === 'tags' ? 'tag' : f} or --clear ${f}, not both`);
+    const patch = {
+      ...(o.mac !== undefined ? { mac: o.mac } : clear.includes('mac') ? { mac: null } : {}),
+      ...(o.hostname !== undefined ? { hostname: o.hostname } : clear.includes('hostname') ? { hostname: null } : {}),
+      ...(o.tag ? { tags: tags(o.tag) } : clear.includes('tags') ? { tags: {} } : {}),
+      ...(metadata !== undefined ? { metadata: metadata as Record<string, never> } : clear.includes('metadata') ? { metadata: {} } : {}),
+    };
+    if (Object.keys(patch).length === 0) throw new IpamError('InvalidInput', 'nothing to change: give --mac, --hostname, --tag, --metadata or --clear');
+    print(await (await client()).updateAllocation(cloud, address, patch), 'allocation');
+  });
+
+/** What was released: a line each for people, the allocations as JSON for scripts (the same for one address and --all). */
+function printReleased(released: Allocation[], what: string) {
+  if (program.opts<Globals>().output !== 'table') return console.log(JSON.stringify(released, null, 2));
+  if (released.length === 0) return console.log(`nothing released: ${what} holds no address`);
+  for (const a of released) console.log(`released ${a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr} (${holderCol(a).holder} ${a.name}, pool ${a.cloud}/${a.zone}/${a.pool})`);
+}
+
+program
   .command('release <cloud> [address]')
   .description('release an address (guarded by --vm/--vip when given), or everything of --vm/--vip with --all')
   .option('--vm <id>', 'refuse unless this VM holds it; with --all: release everything it holds')
@@ -193,11 +309,16 @@ program
     const c = await client();
     if (o.all) {
       const h = holder(o);
-      const released = await c.releaseHolder(cloud, h.vm !== undefined ? 'vm' : 'vip', (h.vm ?? h.vip)!, o.zone);
-      return print(released, 'allocations');
+      const kind = h.vm !== undefined ? 'vm' : 'vip';
+      return printReleased(await c.releaseHolder(cloud, kind, (h.vm ?? h.vip)!, o.zone), `${kind}:${h.vm ?? h.vip}`);
     }
     if (!address) throw new IpamError('InvalidInput', 'give the address to release, or --all with --vm/--vip');
-    await c.release(cloud, address, holder(o, false), o.zone);
+    // Look it up first to say what was released; the release is guarded by that holder, so that what
+    // is printed is what was released even if the address changed hands in between.
+    const guard = holder(o, false);
+    const held = await c.lookup(cloud, address, o.zone);
+    await c.release(cloud, address, Object.keys(guard).length ? guard : held.vm !== undefined ? { vm: held.vm } : { vip: held.vip! }, o.zone);
+    printReleased([held], address);
   });
 
 program
@@ -244,6 +365,7 @@ env
   .requiredOption('-f, --file <manifest>', 'the manifest')
   .option('--zone <zone>', "the zone's environment (its own namespace; slots only in that zone, zone may be left out)")
   .action(async (cloud, name, o) => {
+    const { parse: parseYaml } = await import('yaml');
     let manifest: unknown;
     try {
       manifest = parseYaml(readFileSync(o.file, 'utf8'));
@@ -271,6 +393,7 @@ env
   });
 
 function exitCodeOf(e: unknown): number {
+  if (e instanceof CliError) return e.code;
   if (e instanceof ApiError) {
     if (e.status === 400 || e.status === 413 || e.status === 415) return EXIT.input;
     if (e.status === 404) return EXIT.notFound;
@@ -279,9 +402,9 @@ function exitCodeOf(e: unknown): number {
     if (e.status >= 500) return EXIT.unavailable;
     return EXIT.other;
   }
-  if (e instanceof IpamError) return e.kind === 'InvalidInput' ? EXIT.input : e.kind === 'NotFound' ? EXIT.notFound : EXIT.conflict;
-  const code = (e as { cause?: { code?: string } })?.cause?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || (e as Error)?.message === 'fetch failed') return EXIT.unavailable;
+  if (e instanceof IpamError) return e.kind === 'InvalidInput' ? EXIT.input : e.kind === 'NotFound' ? EXIT.notFound : e.kind === 'TooBusy' ? EXIT.unavailable : EXIT.conflict;
+  const code = (e as { code?: string })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
+  if (code !== undefined && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return EXIT.unavailable;
   return EXIT.other;
 }
 
@@ -293,8 +416,8 @@ try {
   const msg =
     e instanceof ApiError
       ? `ipam: ${e.status}${e.reason ? ` ${e.reason}` : ''}: ${e.message}`
-      : code === EXIT.unavailable
-        ? `ipam: cannot reach ${program.opts<Globals>().endpoint}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`npm start\` running?)`
+      : code === EXIT.unavailable && !(e instanceof IpamError)
+        ? `ipam: cannot reach ${program.opts<Globals>().endpoint}: ${(e as Error).message} (is \`npm start\` running? Its port: IPAM_PORT, or --endpoint)`
         : `ipam: ${(e as Error).message}`;
   console.error(msg);
   process.exit(code);

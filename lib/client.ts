@@ -3,11 +3,13 @@
  * AWS SDK's default credential chain or with a caller of the local service's callers file.
  */
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { IpamError } from './errors.js';
 import type { AllocateRequest, Allocation, Json, PoolPatch, PoolSpec, PoolView, Tags } from './model.js';
 
 export interface Problem {
@@ -46,27 +48,80 @@ export type AllocateBody = Omit<AllocateRequest, 'cloud' | 'zone' | 'pool' | 'ho
 
 const enc = encodeURIComponent;
 
-/** The first (or the named) caller of a local callers file, as credentials. */
+/**
+ * The AWS SDK's default credential chain, loaded on first use: most calls of the local service sign
+ * with a callers file, and loading the chain costs start-up time (docs/benchmarks.md).
+ */
+function defaultCredentialChain(): AwsCredentialIdentityProvider {
+  let chain: Promise<AwsCredentialIdentityProvider> | undefined;
+  return async () => {
+    chain ??= import('@aws-sdk/credential-providers').then((m) => m.fromNodeProviderChain());
+    return (await chain)();
+  };
+}
+
+/**
+ * The first (or the named) caller of a local callers file, as credentials. A file that is missing or
+ * unreadable, or an unknown caller, is bad input (IpamError InvalidInput) that names the file.
+ */
 export async function callerCredentials(file: string, principal?: string): Promise<AwsCredentialIdentity> {
-  const callers = JSON.parse(await readFile(file, 'utf8')) as { accessKeyId: string; secretAccessKey: string; principal: string }[];
+  let callers: { accessKeyId: string; secretAccessKey: string; principal: string }[];
+  try {
+    callers = JSON.parse(await readFile(file, 'utf8'));
+    if (!Array.isArray(callers)) throw new Error('not a JSON array of callers');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new IpamError('InvalidInput', code === 'ENOENT' ? `callers file ${file} does not exist` : `callers file ${file}: ${(e as Error).message}`);
+  }
   const c = principal ? callers.find((x) => x.principal === principal) : callers[0];
-  if (!c) throw new Error(principal ? `no caller ${principal} in ${file}` : `${file} holds no caller`);
+  if (!c) throw new IpamError('InvalidInput', principal ? `no caller ${principal} in ${file} (it has ${callers.map((x) => x.principal).join(', ') || 'none'})` : `${file} holds no caller`);
   return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
 }
+
+/** What the client needs of an HTTP response. */
+interface Received {
+  status: number;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+type Send = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<Received>;
+
+/**
+ * One request with node:http(s). The default instead of fetch: Node loads its fetch implementation
+ * (undici) on first use, which was a third of a CLI call's start-up (docs/benchmarks.md).
+ */
+const nodeSend: Send = (url, init) =>
+  new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method: init.method, headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const get = (name: string) => {
+          const v = res.headers[name.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+        };
+        resolve({ status: res.statusCode ?? 0, headers: { get }, text: async () => text });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 
 export class IpamClient {
   private readonly signer: SignatureV4;
   private readonly url: URL;
-  private readonly fetchImpl: typeof fetch;
+  private readonly send: Send;
 
   constructor(opts: ClientOptions) {
     this.url = new URL(opts.endpoint.endsWith('/') ? opts.endpoint : `${opts.endpoint}/`);
-    this.signer = new SignatureV4({ service: 'execute-api', region: opts.region ?? 'us-east-1', credentials: opts.credentials ?? fromNodeProviderChain(), sha256: Sha256 });
-    this.fetchImpl = opts.fetch ?? fetch;
+    this.signer = new SignatureV4({ service: 'execute-api', region: opts.region ?? 'us-east-1', credentials: opts.credentials ?? defaultCredentialChain(), sha256: Sha256 });
+    this.send = opts.fetch ?? nodeSend;
   }
 
   /** Signs and sends one request; returns the parsed body, or throws ApiError for 4xx/5xx. */
-  async request<T = unknown>(method: string, path: string, opts: { query?: Record<string, string | number | undefined>; body?: unknown; accept?: string } = {}): Promise<{ status: number; body: T; raw: string; headers: Headers }> {
+  async request<T = unknown>(method: string, path: string, opts: { query?: Record<string, string | number | undefined>; body?: unknown; accept?: string } = {}): Promise<{ status: number; body: T; raw: string; headers: Received['headers'] }> {
     const base = this.url.pathname.replace(/\/$/, '');
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query[k] = String(v);
@@ -83,7 +138,7 @@ export class IpamClient {
     });
     const signed = await this.signer.sign(req);
     const qs = new URLSearchParams(query).toString();
-    const res = await this.fetchImpl(`${this.url.origin}${signed.path}${qs ? `?${qs}` : ''}`, { method, headers: signed.headers as Record<string, string>, ...(body !== undefined ? { body } : {}) });
+    const res = await this.send(`${this.url.origin}${signed.path}${qs ? `?${qs}` : ''}`, { method, headers: signed.headers as Record<string, string>, ...(body !== undefined ? { body } : {}) });
     const raw = await res.text();
     const ct = res.headers.get('content-type') ?? '';
     const parsed = ct.includes('json') && raw ? JSON.parse(raw) : raw;

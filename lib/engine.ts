@@ -218,10 +218,18 @@ export class Ipam {
     const topology = patch.addRanges !== undefined || patch.removeRanges !== undefined || patch.addExclude !== undefined || patch.removeExclude !== undefined;
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    // Settings that apply from now on (null removes one): other engines see them once their pool cache expires.
+    const quarantineSeconds = patch.quarantineSeconds === undefined ? undefined : patch.quarantineSeconds === null ? null : (checkQuarantine(patch.quarantineSeconds) ?? null);
+    const dns = patch.dns === undefined ? undefined : patch.dns === null ? null : checkDns(patch.dns)!;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const prev = await this.requirePool(cloud, zone, name, true);
       const at = new Date(this.now()).toISOString();
       const next: Pool = { ...prev, ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}), updatedAt: at, updatedBy: ctx.principal };
+      const prefixLength = patch.prefixLength === undefined || patch.prefixLength === null ? patch.prefixLength : checkPrefix(prev.family, patch.prefixLength, 'prefixLength');
+      for (const [k, v] of [['prefixLength', prefixLength], ['quarantineSeconds', quarantineSeconds], ['dns', dns]] as const) {
+        if (v === null) delete next[k];
+        else if (v !== undefined) Object.assign(next, { [k]: v });
+      }
       if (ctx.requestId) next.requestId = ctx.requestId;
       else delete next.requestId;
       if (!topology) {
@@ -325,7 +333,7 @@ export class Ipam {
         const picked = await this.pick(pool, geo, size, prefix);
         if (!picked) {
           const held = await this.store.getHeld(pool, holder, name);
-          if (held) return this.repeat(held, req, prefix);
+          if (held) return this.repeat(held, req, fields);
           throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${size > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
         }
         ({ plan, start } = picked);
@@ -338,7 +346,7 @@ export class Ipam {
       }
       switch (out.reason) {
         case 'holder':
-          if (out.existing) return this.repeat(out.existing, req, prefix);
+          if (out.existing) return this.repeat(out.existing, req, fields);
           break;
         case 'epoch':
           refreshPool = true;
@@ -589,11 +597,26 @@ export class Ipam {
     return { imported };
   }
 
-  /** The same (pool, holder, name) asked again: the existing allocation, unless it contradicts the request. */
-  private repeat(existing: Allocation, req: AllocateRequest, prefix: number): { allocation: Allocation; created: boolean } {
+  /**
+   * The same (pool, holder, name) asked again: the existing allocation, unless the request specifies
+   * a field with another value (AWS's IdempotentParameterMismatch). A field the request leaves out is
+   * not compared: a repeat of `allocate --vm x` after the allocation got a MAC (PATCH) still answers it.
+   */
+  private repeat(existing: Allocation, req: AllocateRequest, fields: RecordFields): { allocation: Allocation; created: boolean } {
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
-    if ((wanted && formatAddress(wanted.family, wanted.value) !== existing.address) || existing.prefixLength !== prefix) {
-      throw new IpamError('HolderHasOtherAllocation', `${holderText(checkHolder(req.holder))} already holds ${existing.cidr} as ${JSON.stringify(existing.name)} in pool ${existing.pool}; release it first or use another name`, { cidr: existing.cidr });
+    const differs: string[] = [];
+    if (wanted && (formatAddress(wanted.family, wanted.value) !== existing.address || (wanted.prefixLength !== undefined && wanted.prefixLength !== existing.prefixLength))) differs.push('address');
+    if (req.prefixLength !== undefined && req.prefixLength !== existing.prefixLength) differs.push('prefixLength');
+    if (req.mac !== undefined && fields.mac !== existing.mac) differs.push('mac');
+    if (req.hostname !== undefined && fields.hostname !== existing.hostname) differs.push('hostname');
+    if (req.tags !== undefined && stableJson(fields.tags) !== stableJson(existing.tags ?? {})) differs.push('tags');
+    if (req.metadata !== undefined && stableJson(fields.metadata) !== stableJson(existing.metadata ?? {})) differs.push('metadata');
+    if (differs.length > 0) {
+      throw new IpamError(
+        'IdempotentParameterMismatch',
+        `${holderText(fields.holder)} already holds ${existing.cidr} as ${JSON.stringify(existing.name)} in pool ${existing.pool} with another ${differs.join(', ')}; change it with PATCH (ipam update), or release it first, or use another name`,
+        { cidr: existing.cidr, fields: differs },
+      );
     }
     return { allocation: existing, created: false };
   }

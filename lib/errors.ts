@@ -19,7 +19,7 @@ export type ErrorReason =
   | 'PoolExists'
   | 'RangeInUse'
   | 'HolderMismatch'
-  | 'HolderHasOtherAllocation'
+  | 'IdempotentParameterMismatch'
   | 'EnvironmentConflict'
   | 'ZoneLimit'
   | 'ZoneMismatch'
@@ -40,7 +40,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   PoolExists: 'Conflict',
   RangeInUse: 'Conflict',
   HolderMismatch: 'Conflict',
-  HolderHasOtherAllocation: 'Conflict',
+  IdempotentParameterMismatch: 'Conflict',
   EnvironmentConflict: 'Conflict',
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',

@@ -117,6 +117,12 @@ export interface PoolPatch {
   removeRanges?: string[];
   addExclude?: string[];
   removeExclude?: string[];
+  /** The default prefix length of future allocations; null removes it. Existing allocations keep theirs. */
+  prefixLength?: number | null;
+  /** Quarantine of releases from now on; 0 or null: none. */
+  quarantineSeconds?: number | null;
+  /** The pool's DNS domain in exports from now on; null removes it. */
+  dns?: { domain: string } | null;
   tags?: Tags;
   metadata?: Record<string, Json>;
 }

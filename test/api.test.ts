@@ -117,6 +117,49 @@ describe('allocations over HTTP', () => {
     expect((await c.getPool('c2', 'app', 'p')).allocated).toBe('0');
   });
 
+  it('answers a repeat with other fields 409 IdempotentParameterMismatch naming them, an identical one 200, and changes nothing', async () => {
+    const c = svc.client();
+    await c.createPool('c9', 'app', 'p', { ranges: ['10.9.0.0/24'] });
+    const path = '/v1/clouds/c9/zones/app/pools/p/allocations';
+    const body = { vm: 'vm-c', name: 'eth0', mac: '02:00:00:00:00:11', hostname: 'web', tags: { r: 'w' } };
+    const first = await curl('POST', path, body);
+    expect(first.status).toBe(201);
+    expect(await curl('POST', path, body)).toEqual({ status: 200, body: first.body });
+    expect(await curl('POST', path, { vm: 'vm-c', name: 'eth0' })).toEqual({ status: 200, body: first.body });
+    const other = await curl('POST', path, { ...body, mac: '02:00:00:00:00:33', tags: { r: 'x' } });
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({ reason: 'IdempotentParameterMismatch', details: { fields: ['mac', 'tags'], cidr: first.body.cidr } });
+    expect(other.body.detail).toMatch(/another mac, tags/);
+    const viaClient = await c.allocate('c9', 'app', 'p', { vm: 'vm-c', name: 'eth0', prefixLength: 30 }).catch((e) => e);
+    expect(viaClient).toMatchObject({ status: 409, reason: 'IdempotentParameterMismatch', problem: { details: { fields: ['prefixLength'] } } });
+    expect(await c.lookup('c9', first.body.address)).toEqual(first.body);
+    const bad = await curl('POST', path, { vm: 'vm-d', mac: 'zz' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toContain('must be a MAC address like 52:54:00:12:34:56');
+    expect(bad.body.detail).not.toContain('[0-9A-Fa-f]');
+  });
+
+  it('patches a pool\'s prefixLength, quarantineSeconds and dns (null removes), and refuses bad values with 400', async () => {
+    const c = svc.client();
+    await c.createPool('c10', 'app', 'p', { ranges: ['10.10.0.0/24'], quarantineSeconds: 300 });
+    const path = '/v1/clouds/c10/zones/app/pools/p';
+    const changed = await curl('PATCH', path, { prefixLength: 29, quarantineSeconds: 0, dns: { domain: 'app.example.com' } });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({ prefixLength: 29, dns: { domain: 'app.example.com' } });
+    expect(changed.body).not.toHaveProperty('quarantineSeconds');
+    expect((await c.allocate('c10', 'app', 'p', { vm: 'b' })).allocation.prefixLength).toBe(29);
+    const removed = await curl('PATCH', path, { prefixLength: null, dns: null, quarantineSeconds: 60 });
+    expect(removed.body).toMatchObject({ quarantineSeconds: 60 });
+    expect(removed.body).not.toHaveProperty('prefixLength');
+    expect(removed.body).not.toHaveProperty('dns');
+    for (const b of [{ prefixLength: 'x' }, { prefixLength: 12 }, { quarantineSeconds: -5 }, { dns: { domain: 'no spaces allowed' } }, { dns: { name: 'x.example.com' } }]) {
+      const r = await curl('PATCH', path, b);
+      expect(r.status, JSON.stringify(b)).toBe(400);
+      expect(r.body.reason).toBe('InvalidInput');
+    }
+    expect(await c.getPool('c10', 'app', 'p')).toMatchObject({ quarantineSeconds: 60 });
+  });
+
   it('answers 409 when the pool is exhausted', async () => {
     const c = svc.client();
     await c.createPool('c3', 'z', 'tiny', { ranges: ['10.3.0.1-10.3.0.2'] });

@@ -105,6 +105,108 @@ describe('ipam CLI', () => {
   });
 });
 
+/** The CLI as a user runs it: no --endpoint, no --callers-file; only the environment and the working directory. */
+function bare(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(IPAM_|AWS_)/.test(k)));
+  // HOME elsewhere and no metadata service: the AWS credential chain finds nothing and asks no network
+  const full = { ...clean, HOME: cwd, AWS_EC2_METADATA_DISABLED: 'true', ...env };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(ROOT, 'bin/ipam.js'), ...args], { cwd, env: full }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+describe('ipam CLI from another directory, on a non-default port', () => {
+  let svc: RunningService;
+  let port: string;
+  let elsewhere: string;
+  beforeAll(async () => {
+    svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint() });
+    port = new URL(svc.url).port;
+    elsewhere = mkdtempSync(path.join(os.tmpdir(), 'ipam-cwd-'));
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it("runs the README's session with IPAM_PORT and IPAM_DATA_DIR, from a directory without .ipam", async () => {
+    expect(port).not.toBe('8080');
+    const env = { IPAM_PORT: port, IPAM_DATA_DIR: svc.dataDir };
+    const run = (...args: string[]) => bare(args, env, elsewhere);
+    const created = await run('pool', 'create', 'prod', 'dmz', 'web', '--range', '10.20.0.0/24', '--exclude', '10.20.0.0', '--exclude', '10.20.0.255');
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'web', size: '254' });
+    const a = await run('allocate', 'prod', 'dmz', 'web', '--vm', 'vm-1042', '--name', 'eth0', '--hostname', 'web-1042', '-q');
+    expect(a.code, a.stderr).toBe(0);
+    const address = a.stdout.trim();
+    expect(address).toMatch(/^10\.20\.0\.\d+$/);
+    expect(JSON.parse((await run('show', 'prod', address)).stdout)).toMatchObject({ address, vm: 'vm-1042', hostname: 'web-1042' });
+    // change it, then a repeat: identical or leaving fields out gives it back; another MAC is a conflict (4)
+    const updated = await run('update', 'prod', address, '--mac', '52-54-00-12-34-56', '--tag', 'role=web');
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ mac: '52:54:00:12:34:56', tags: { role: 'web' }, hostname: 'web-1042' });
+    const same = await run('allocate', 'prod', 'dmz', 'web', '--vm', 'vm-1042', '--name', 'eth0', '--mac', '52:54:00:12:34:56', '-q');
+    expect([same.code, same.stdout.trim()]).toEqual([0, address]);
+    const other = await run('allocate', 'prod', 'dmz', 'web', '--vm', 'vm-1042', '--name', 'eth0', '--mac', '02:00:00:00:00:33', '--hostname', 'db');
+    expect(other.code).toBe(4);
+    expect(other.stderr).toContain('IdempotentParameterMismatch');
+    expect(other.stderr).toMatch(/mac, hostname/);
+    expect(JSON.parse((await run('show', 'prod', address)).stdout).mac).toBe('52:54:00:12:34:56');
+    const cleared = await run('update', 'prod', address, '--clear', 'mac', '--clear', 'tags');
+    expect(JSON.parse(cleared.stdout)).not.toHaveProperty('mac');
+    expect(JSON.parse(cleared.stdout).tags).toEqual({});
+    // the pool's settings change from now on
+    const changed = await run('pool', 'update', 'prod', 'dmz', 'web', '--prefix-length', '30', '--quarantine', '0', '--dns-domain', 'prod.example.com');
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ prefixLength: 30, dns: { domain: 'prod.example.com' } });
+    const block = await run('allocate', 'prod', 'dmz', 'web', '--vm', 'vm-7', '-q');
+    expect(block.stdout.trim()).toMatch(/\/30$/);
+    // a release says what it released: a line on a terminal (-o table), the allocations as JSON, as --all does
+    const released = await run('-o', 'table', 'release', 'prod', address, '--vm', 'vm-1042');
+    expect(released.code, released.stderr).toBe(0);
+    expect(released.stdout.trim()).toBe(`released ${address} (vm:vm-1042 eth0, pool prod/dmz/web)`);
+    const all = await run('release', 'prod', '--all', '--vm', 'vm-7');
+    expect(JSON.parse(all.stdout)).toMatchObject([{ vm: 'vm-7', prefixLength: 30 }]);
+    expect((await run('show', 'prod', address)).code).toBe(3);
+    // IPAM_CALLERS_FILE names the file directly
+    expect((await bare(['pool', 'list', 'prod'], { IPAM_PORT: port, IPAM_CALLERS_FILE: svc.callersFile }, elsewhere)).code).toBe(0);
+  });
+
+  it('exits with a documented code and a message that says how to fix it, for every failure', async () => {
+    // no keys where it looked, and none in the AWS chain: 5, naming the places and the settings
+    const lost = await bare(['pool', 'list', 'prod'], { IPAM_PORT: port }, elsewhere);
+    expect(lost.code).toBe(5);
+    expect(lost.stderr).toContain(path.join(elsewhere, '.ipam', 'callers.json'));
+    expect(lost.stderr).toMatch(/IPAM_DATA_DIR.*IPAM_CALLERS_FILE.*--callers-file/);
+    expect(lost.stderr).not.toMatch(/^Could not load credentials/);
+    const env = { IPAM_PORT: port, IPAM_DATA_DIR: svc.dataDir };
+    const missing = await bare(['--callers-file', path.join(elsewhere, 'nope.json'), 'pool', 'list', 'prod'], env, elsewhere);
+    expect([missing.code, missing.stderr]).toEqual([2, `ipam: callers file ${path.join(elsewhere, 'nope.json')} does not exist\n`]);
+    const unknown = await bare(['--caller', 'arn:aws:iam::1:role/nobody', 'pool', 'list', 'prod'], env, elsewhere);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no caller arn:aws:iam::1:role/nobody');
+    const badMac = await bare(['allocate', 'prod', 'dmz', 'web', '--vm', 'x', '--mac', 'zz'], env, elsewhere);
+    expect(badMac.code).toBe(2);
+    expect(badMac.stderr).toContain('must be a MAC address like 52:54:00:12:34:56');
+    expect(badMac.stderr).not.toContain('[0-9A-Fa-f]');
+    const down = await bare(['pool', 'list', 'prod'], { ...env, IPAM_PORT: '9' }, elsewhere);
+    expect(down.code).toBe(6);
+    expect(down.stderr).toContain('http://127.0.0.1:9');
+    expect((await bare(['update', 'prod', '10.20.0.9'], env, elsewhere)).code).toBe(2);
+    expect((await bare(['update', 'prod', '10.20.0.9', '--clear', 'colour'], env, elsewhere)).code).toBe(2);
+    expect((await bare(['update', 'prod', '10.99.0.9', '--hostname', 'h'], env, elsewhere)).code).toBe(3);
+    expect((await bare(['--endpoint', 'not a url', 'pool', 'list', 'prod'], env, elsewhere)).code).toBe(2);
+    const version = await bare(['--version'], {}, elsewhere);
+    expect([version.code, version.stdout.trim()]).toEqual([0, JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version]);
+    // every subcommand's help lists the global options
+    for (const cmd of [['allocate'], ['release'], ['update'], ['pool', 'create'], ['env', 'apply']]) {
+      const help = await bare([...cmd, '--help'], {}, elsewhere);
+      expect(help.code).toBe(0);
+      const global = help.stdout.split('Global Options:')[1] ?? '';
+      for (const o of ['-o, --output', '--endpoint', '--callers-file', '--caller', '--region', '--version']) expect(global).toContain(o);
+    }
+  });
+});
+
 describe('npm start', () => {
   it('starts its own DynamoDB Local, creates a callers file, serves, and keeps everything across a restart', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ipam-start-'));

@@ -93,6 +93,35 @@ describe('pools', () => {
     expect(await reasonOf(ipam.updatePool('c', 'z', 'p', { addRanges: ['10.5.0.128/25'] }, ctx))).toBe('Overlap');
   });
 
+  it('changes prefixLength, quarantineSeconds and dns.domain from now on, and removes them with null', async () => {
+    let now = Date.now();
+    const { ipam } = await freshIpam({ now: () => now });
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'], quarantineSeconds: 600 }, ctx);
+    const single = (await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'one' } }, ctx)).allocation;
+    const p = await ipam.updatePool('c', 'z', 'p', { prefixLength: 30, quarantineSeconds: 0, dns: { domain: 'Prod.Example.com.' } }, ctx);
+    expect(p).toMatchObject({ prefixLength: 30, dns: { domain: 'prod.example.com' } });
+    expect(p.quarantineSeconds).toBeUndefined();
+    // the new default block size for new allocations; the existing one keeps its size, and its repeat still answers it
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'two' } }, ctx)).allocation.prefixLength).toBe(30);
+    expect(await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'one' } }, ctx)).toEqual({ allocation: single, created: false });
+    // no quarantine for a release from now on: the address can be taken again at once
+    await ipam.release('c', single.address, undefined, ctx);
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'three' }, address: single.address, prefixLength: 32 }, ctx)).allocation.address).toBe(single.address);
+    const q = await ipam.updatePool('c', 'z', 'p', { prefixLength: null, quarantineSeconds: 60, dns: null }, ctx);
+    expect(q.prefixLength).toBeUndefined();
+    expect(q.dns).toBeUndefined();
+    expect(q.quarantineSeconds).toBe(60);
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'four' } }, ctx)).allocation.prefixLength).toBe(32);
+    await ipam.release('c', single.address, undefined, ctx);
+    expect(await reasonOf(ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'five' }, address: single.address }, ctx))).toBe('AddressTaken');
+    now += 61_000;
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'five' }, address: single.address }, ctx)).created).toBe(true);
+    for (const bad of [{ prefixLength: 33 }, { prefixLength: 10 }, { quarantineSeconds: -1 }, { dns: { domain: 'not a domain' } }]) {
+      expect(await reasonOf(ipam.updatePool('c', 'z', 'p', bad as never, ctx))).toBe('InvalidInput');
+    }
+    expect(await ipam.getPool('c', 'z', 'p')).toMatchObject({ quarantineSeconds: 60 });
+  });
+
   it('deletes a pool only when empty', async () => {
     const { ipam } = await freshIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/29'] }, ctx);
@@ -124,6 +153,46 @@ describe('allocations', () => {
     expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('2');
   });
 
+  it('answers a repeat that specifies different fields with IdempotentParameterMismatch naming them, and changes nothing', async () => {
+    const { ipam } = await freshIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'] }, ctx);
+    const vm = { kind: 'vm' as const, id: 'vm-c' };
+    const a = (await ipam.allocate({ ...base, holder: vm, name: 'eth0', mac: '02:00:00:00:00:11', hostname: 'web', tags: { r: 'w' }, metadata: { n: 1 } }, ctx)).allocation;
+    // identical (the MAC in another spelling), and with optional fields left out: the same allocation
+    expect(await ipam.allocate({ ...base, holder: vm, name: 'eth0', mac: '02-00-00-00-00-11', hostname: 'web', tags: { r: 'w' }, metadata: { n: 1 } }, ctx)).toEqual({ allocation: a, created: false });
+    expect(await ipam.allocate({ ...base, holder: vm, name: 'eth0' }, ctx)).toEqual({ allocation: a, created: false });
+    expect(await ipam.allocate({ ...base, holder: vm, name: 'eth0', address: a.address, prefixLength: 32 }, ctx)).toEqual({ allocation: a, created: false });
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ mac: '02:00:00:00:00:33' }, ['mac']],
+      [{ hostname: 'db' }, ['hostname']],
+      [{ tags: {} }, ['tags']],
+      [{ metadata: { n: 2 } }, ['metadata']],
+      [{ address: a.address === '10.0.0.9' ? '10.0.0.10' : '10.0.0.9' }, ['address']],
+      [{ prefixLength: 30 }, ['prefixLength']],
+      [{ mac: '02:00:00:00:00:33', hostname: 'db', tags: { r: 'x' } }, ['mac', 'hostname', 'tags']],
+    ];
+    for (const [extra, fields] of cases) {
+      const e = await ipam.allocate({ ...base, holder: vm, name: 'eth0', ...extra }, ctx).catch((x) => x);
+      expect(e).toBeInstanceOf(IpamError);
+      expect(e.reason).toBe('IdempotentParameterMismatch');
+      expect(e.details.fields).toEqual(fields);
+      for (const f of fields) expect(e.message).toContain(f);
+    }
+    expect(await ipam.lookup('c', a.address)).toEqual(a);
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('1');
+  });
+
+  it('finds the mismatch of a repeat that arrives in a group commit too', async () => {
+    const { ipam } = await freshIpam({ groupCommit: 1 });
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'] }, ctx);
+    const reqs = Array.from({ length: 8 }, (_, i) => ({ ...base, holder: { kind: 'vm' as const, id: 'g' }, name: 'eth0', mac: `02:00:00:00:00:${10 + i}` }));
+    const settled = await Promise.allSettled(reqs.map((r) => ipam.allocate(r, ctx)));
+    const ok = settled.filter((r) => r.status === 'fulfilled');
+    expect(ok).toHaveLength(1);
+    for (const r of settled) if (r.status === 'rejected') expect((r.reason as IpamError).reason).toBe('IdempotentParameterMismatch');
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('1');
+  });
+
   it('allocates a specific address, refusing one that is taken, outside, excluded or of the wrong family', async () => {
     const { ipam } = await freshIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'], exclude: ['10.0.0.1'] }, ctx);
@@ -137,7 +206,7 @@ describe('allocations', () => {
     expect(await reasonOf(ipam.allocate({ ...base, holder: { kind: 'vm', id: 'o' }, address: '2001:db8::1' }, ctx))).toBe('InvalidInput');
     expect(await reasonOf(ipam.allocate({ ...base, holder: { kind: 'vm', id: 'o' }, address: 'banana' }, ctx))).toBe('InvalidInput');
     // the same holder asking for another address under the same name
-    expect(await reasonOf(ipam.allocate({ ...base, holder: { kind: 'vip', id: 'lb' }, address: '10.0.0.8' }, ctx))).toBe('HolderHasOtherAllocation');
+    expect(await reasonOf(ipam.allocate({ ...base, holder: { kind: 'vip', id: 'lb' }, address: '10.0.0.8' }, ctx))).toBe('IdempotentParameterMismatch');
     expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('1');
   });
 

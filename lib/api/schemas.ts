@@ -10,6 +10,9 @@ extendZodWithOpenApi(z);
 export const Name = z.string().regex(NAME_RE, 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
 export const HolderId = z.string().regex(HOLDER_ID_RE, 'must be 1-128 characters of [A-Za-z0-9._:-]');
 export const AllocationName = z.string().regex(ALLOCATION_NAME_RE, 'must be 1-128 characters of [A-Za-z0-9._:-]');
+const MacAddress = z.string().regex(MAC_RE, 'must be a MAC address like 52:54:00:12:34:56');
+const HostName = z.string().regex(HOSTNAME_RE, 'must be a host name like web-1042 or web-1042.prod.example.com');
+const DnsSettings = z.object({ domain: z.string().regex(DOMAIN_RE, 'must be a DNS domain like prod.example.com').max(253) }).strict();
 export const RangeText = z.string().min(1).max(128).openapi({ description: 'CIDR (10.0.0.0/16), span (10.1.0.10-10.1.0.99) or single address; IPv4 or IPv6', example: '10.0.0.0/24' });
 export const Tags = z.record(z.string().min(1).max(LIMITS.tagKey), z.string().max(LIMITS.tagValue)).refine((t) => Object.keys(t).length <= LIMITS.tags, `at most ${LIMITS.tags} tags`);
 export const Metadata = z.record(z.string(), z.unknown()).openapi({ description: `free-form JSON object, at most ${LIMITS.metadataBytes} bytes and ${LIMITS.metadataDepth} levels deep` });
@@ -21,7 +24,7 @@ export const PoolBody = z
     exclude: z.array(RangeText).max(LIMITS.excludesPerPool).optional(),
     prefixLength: Prefix.optional().openapi({ description: 'default prefix length of allocations (kubipam chunkSize)' }),
     quarantineSeconds: z.number().int().min(0).max(LIMITS.quarantineSeconds).optional(),
-    dns: z.object({ domain: z.string().regex(DOMAIN_RE).max(253) }).strict().optional(),
+    dns: DnsSettings.optional(),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
   })
@@ -34,11 +37,14 @@ export const PoolPatchBody = z
     removeRanges: z.array(RangeText).max(LIMITS.rangesPerPool).optional(),
     addExclude: z.array(RangeText).max(LIMITS.excludesPerPool).optional(),
     removeExclude: z.array(RangeText).max(LIMITS.excludesPerPool).optional(),
+    prefixLength: Prefix.nullable().optional().openapi({ description: 'the default prefix length of future allocations (null: single addresses); existing allocations keep theirs' }),
+    quarantineSeconds: z.number().int().min(0).max(LIMITS.quarantineSeconds).nullable().optional().openapi({ description: 'for releases from now on (0 or null: none); addresses already in quarantine keep their time' }),
+    dns: DnsSettings.nullable().optional().openapi({ description: 'the domain of the pool in DNS exports from now on (null: none)' }),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
   })
   .strict()
-  .refine((b) => Object.keys(b).length > 0, 'nothing to change: give addRanges, removeRanges, addExclude, removeExclude, tags or metadata')
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change: give addRanges, removeRanges, addExclude, removeExclude, prefixLength, quarantineSeconds, dns, tags or metadata')
   .openapi('PoolPatch');
 
 export const Pool = z
@@ -71,8 +77,8 @@ export const AllocateBody = z
     name: AllocationName.optional().openapi({ description: 'NIC or role; default "default"' }),
     address: z.string().min(1).max(64).optional().openapi({ description: 'a specific address, or a block as CIDR' }),
     prefixLength: Prefix.optional(),
-    mac: z.string().regex(MAC_RE).optional(),
-    hostname: z.string().regex(HOSTNAME_RE).optional(),
+    mac: MacAddress.optional(),
+    hostname: HostName.optional(),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
   })
@@ -82,8 +88,8 @@ export const AllocateBody = z
 
 export const AllocationPatchBody = z
   .object({
-    mac: z.string().regex(MAC_RE).nullable().optional(),
-    hostname: z.string().regex(HOSTNAME_RE).nullable().optional(),
+    mac: MacAddress.nullable().optional(),
+    hostname: HostName.nullable().optional(),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
   })
