@@ -7,6 +7,7 @@
  *   npx tsx bench/cold-start.ts            # BENCH_COLD_RUNS=15 by default
  *   BENCH_COLD_RUNS=5 npx tsx bench/cold-start.ts
  *   BENCH_COLD_TOP=15 npx tsx bench/cold-start.ts   # also: the largest inputs of each bundle
+ *   BENCH_COLD_COMPARE=/path/to/other/checkout npx tsx bench/cold-start.ts  # its bundles too, same runs (before/after)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ import { ESM_REQUIRE_BANNER } from '../lib/infra/function.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
 const TOP = Number(process.env.BENCH_COLD_TOP ?? 0);
+/** Another checkout of the project (e.g. the main branch) whose bundles are measured in the same runs. */
+const COMPARE = process.env.BENCH_COLD_COMPARE ? path.resolve(process.env.BENCH_COLD_COMPARE) : undefined;
 
 /** The bundling options of lib/infra/function.ts (NodejsFunction: one ESM file, minified, node22). */
 export async function bundleLambda(entry: string, outfile: string): Promise<Metafile> {
@@ -50,12 +53,13 @@ function measure(targets: { name: string; url: string; cwd: string }[]): Map<str
 export async function coldStart(): Promise<{ rows: { name: string; kb: number; ms: number; ratio: number }[]; bareMs: number; bareBundledMs: number; markdown: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ipam-cold-'));
   try {
-    const entries = readdirSync(path.join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+    const entryNames = (root: string) => readdirSync(path.join(root, 'functions')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+    const entries = [...entryNames(ROOT).map((name) => ({ name, file: path.join(ROOT, 'functions', `${name}.ts`) })), ...(COMPARE ? entryNames(COMPARE).map((name) => ({ name: `${name} (${path.basename(COMPARE)})`, file: path.join(COMPARE, 'functions', `${name}.ts`) })) : [])];
     const sizes = new Map<string, number>();
     const targets: { name: string; url: string; cwd: string }[] = [];
-    for (const name of entries) {
-      const out = path.join(dir, name, 'index.mjs');
-      const meta = await bundleLambda(path.join(ROOT, 'functions', `${name}.ts`), out);
+    for (const { name, file } of entries) {
+      const out = path.join(dir, `${targets.length}`, 'index.mjs');
+      const meta = await bundleLambda(file, out);
       sizes.set(name, statSync(out).size);
       targets.push({ name, url: pathToFileURL(out).href, cwd: path.dirname(out) });
       if (TOP > 0) {
@@ -79,7 +83,7 @@ export async function coldStart(): Promise<{ rows: { name: string; kb: number; m
     const runs = measure(targets);
     const bareMs = median(runs.get('bare')!);
     const bareBundledMs = median(runs.get('bare-bundled')!);
-    const rows = entries.map((name) => ({ name, kb: sizes.get(name)! / 1024, ms: median(runs.get(name)!), ratio: median(runs.get(name)!) / bareMs }));
+    const rows = entries.map(({ name }) => ({ name, kb: sizes.get(name)! / 1024, ms: median(runs.get(name)!), ratio: median(runs.get(name)!) / bareMs }));
     const fmt = (xs: number[]) => `min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)}`;
     const lines = [
       `| bundle | size | module init (median of ${RUNS}) | × bare \`@aws-sdk/client-dynamodb\` import |`,

@@ -41,6 +41,8 @@ interface Rate {
   p50: number;
   p99: number;
   errors: number;
+  /** From the start to the last call's end (the calls in flight at the deadline finish). */
+  secs: number;
 }
 
 /** CONCURRENCY workers call fn(i) with i = 0, 1, 2, ... for `seconds` (or until fn has no more work: `limit`). */
@@ -76,12 +78,12 @@ async function rate(label: string, seconds: number, fn: (i: number) => Promise<u
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   if (firstError) console.error(`  ${label}: ${errors} errors; the first: ${(firstError as Error).stack ?? firstError}`);
-  return { n: lat.length, perSec: lat.length / secs, p50: lat[Math.floor(lat.length * 0.5)] ?? NaN, p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, errors };
+  return { n: lat.length, perSec: lat.length / secs, p50: lat[Math.floor(lat.length * 0.5)] ?? NaN, p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, errors, secs };
 }
 
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '—');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—');
-const line = (label: string, r: Rate) => console.log(`${label.padEnd(52)} ${f0(r.perSec).padStart(6)} /s   p50 ${f1(r.p50).padStart(6)} ms   p99 ${f1(r.p99).padStart(6)} ms   (${r.n} in ${SECONDS} s${r.errors ? `, ${r.errors} ERRORS` : ''})`);
+const line = (label: string, r: Rate) => console.log(`${label.padEnd(52)} ${f0(r.perSec).padStart(6)} /s   p50 ${f1(r.p50).padStart(6)} ms   p99 ${f1(r.p99).padStart(6)} ms   (${r.n} in ${r.secs.toFixed(1)} s${r.errors ? `, ${r.errors} ERRORS` : ''})`);
 
 /** Calls per operation, table commands and stream reads apart. */
 function perOp(d: DdbCounts, ops: number): { command: string; per: number; retries: number; errors: number }[] {
