@@ -9,10 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal } from '../lib/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
 import { Ipam } from '../lib/engine.js';
+import { rawPut } from './raw.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const inMemory = process.argv.includes('--in-memory');
@@ -58,14 +59,7 @@ async function main() {
     const engines = Array.from({ length: CONCURRENCY }, () => new Ipam(store));
     // All callers through one engine (as in the local service): concurrent allocations share transactions.
     const shared = new Ipam(store);
-    const put = (tag: string) => (i: number) =>
-      raw.send(
-        new PutItemCommand({
-          TableName: table,
-          Item: { pk: { S: `RAW#${tag}#${i}` }, sk: { S: 'R' }, cloud: { S: 'bench' }, address: { S: `10.0.${i >> 8}.${i & 255}` }, vm: { S: `vm-${i}` }, at: { S: new Date().toISOString() } },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+    const put = (tag: string) => rawPut(raw, table, tag);
     // The floor any atomic design pays: one 4-item transaction (chunk, record, claim, counter) with no engine around it.
     const S = (v: string) => ({ S: v });
     const tx4 = (tag: string) => (i: number) =>

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { IpamClient } from '../lib/client.js';
+import type { DdbCounts } from './ddb-counter.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -11,16 +12,25 @@ export interface Svc {
   url: string;
   ddb: string;
   client: IpamClient;
+  /** The service's DynamoDB calls so far, by client and command (with `countDdb`). */
+  ddbCounts(): Promise<DdbCounts>;
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Preload bench/ddb-counter.ts into the service: count its DynamoDB calls (read with `ddbCounts()`). */
+  countDdb?: boolean;
+  /** More node options for the service, before the entry (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
 /** Starts the service on `dataDir` and times it to the first successful allocation. */
-export async function startLocal(dataDir: string, env: Record<string, string> = {}): Promise<Svc & { firstAllocationMs: number }> {
+export async function startLocal(dataDir: string, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<Svc & { firstAllocationMs: number }> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...(opts.countDdb ? ['--import', './bench/ddb-counter.ts'] : []), ...(opts.nodeArgs ?? []), 'bin/local.ts'], {
     cwd: ROOT,
     env: { ...process.env, IPAM_PORT: '0', IPAM_DATA_DIR: dataDir, IPAM_QUIET: '1', IPAM_EXPORT_INTERVAL_SECONDS: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.countDdb ? (['ipc'] as const) : [])],
   });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -49,6 +59,18 @@ export async function startLocal(dataDir: string, env: Record<string, string> = 
     ddb: m[2]!,
     client,
     firstAllocationMs,
+    ddbCounts: () =>
+      new Promise<DdbCounts>((resolve, reject) => {
+        if (!opts.countDdb || !proc.send) return reject(new Error('the service was started without countDdb'));
+        const on = (m: unknown) => {
+          const counts = (m as { ddbCounts?: DdbCounts }).ddbCounts;
+          if (!counts) return;
+          proc.off('message', on);
+          resolve(counts);
+        };
+        proc.on('message', on);
+        proc.send('bench:ddb-counts');
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         proc.once('exit', () => resolve());

@@ -37,7 +37,7 @@ describe('environments (engine)', () => {
     const again = await envs.apply('c', 'shop', spec, ctx);
     expect(again).toEqual({ view: first.view, created: false });
     expect(await envs.get('c', 'shop')).toEqual(first.view);
-    const heat = parseYaml(heatEnvironment(first.view));
+    const heat = parseYaml(await heatEnvironment(first.view));
     expect(heat).toEqual({
       parameter_defaults: { web_vip: '10.0.0.10', web_servers: first.view.slots.web_servers!.addresses.join(','), db_ip: first.view.slots.db_ip!.addresses[0] },
     });

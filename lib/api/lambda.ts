@@ -7,7 +7,6 @@ import { AUTH_QUERY_PARAMS, isPresignedQuery } from '../auth/sigv4.js';
 import type { Ipam } from '../engine.js';
 import { logger } from '../services.js';
 import { json, problem, type ApiRequest } from './http.js';
-import { openApiDocument } from './openapi.js';
 import { routes as coreRoutes, Router } from './routes.js';
 import { environmentRoutes } from './routes-environments.js';
 import { integrationRoutes } from './routes-integrations.js';
@@ -18,7 +17,8 @@ export const routes = [...coreRoutes, ...environmentRoutes, ...integrationRoutes
 
 let openapi: unknown;
 export const router = new Router(routes, {
-  'GET /v1/openapi.json': () => json(200, (openapi ??= openApiDocument(routes, API_VERSION))),
+  // The generator (zod-to-openapi) is loaded on first use: a rare route, kept out of the Lambda's module init.
+  'GET /v1/openapi.json': async () => json(200, (openapi ??= (await import('./openapi.js')).openApiDocument(routes, API_VERSION))),
 });
 
 export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 document, generated from the same route table and schemas that validate requests.
  */
 import { OpenApiGeneratorV31, OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as S from './schemas.js';
 import type { Route } from './routes.js';
 

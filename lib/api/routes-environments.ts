@@ -1,7 +1,7 @@
 /**
  * Environments over HTTP: many addresses in one call, as JSON or as a Heat environment file.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Environments, heatEnvironment, type EnvironmentView } from '../environments.js';
 import { LIMITS, SLOT_RE } from '../validate.js';
 import { json, text, type ApiRequest } from './http.js';
@@ -46,9 +46,9 @@ const EnvironmentOut = z
 
 const FormatQuery = z.object({ format: z.enum(['json', 'heat']).optional() }).strict();
 
-function render(req: ApiRequest, format: 'json' | 'heat' | undefined, status: number, view: EnvironmentView) {
+async function render(req: ApiRequest, format: 'json' | 'heat' | undefined, status: number, view: EnvironmentView) {
   const heat = format === 'heat' || (format === undefined && /application\/(x-)?yaml/.test(req.headers.accept ?? ''));
-  return heat ? text(status, heatEnvironment(view), 'application/yaml') : json(status, view);
+  return heat ? text(status, await heatEnvironment(view), 'application/yaml') : json(status, view);
 }
 
 /**

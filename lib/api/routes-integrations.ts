@@ -5,7 +5,7 @@
  * string because ApiResponse.body is a string (and API Gateway buffers responses anyway, up to 10 MB).
  * The scheduled export (lib/export) streams the same generators to storage instead.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { dhcpReservations } from '../dhcp.js';
 import { collect, listZones, zoneFile } from '../dns/zones.js';
 import { dnsConfigFromEnv } from '../dns/zones.js';

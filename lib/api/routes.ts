@@ -2,7 +2,8 @@
  * The v1 API: one table of routes. Each route's zod schemas validate the request at the
  * edge (nothing invalid reaches DynamoDB) and generate the OpenAPI document.
  */
-import { z, type ZodType } from 'zod';
+import * as z from 'zod';
+import type { ZodType } from 'zod';
 import type { Ipam } from '../engine.js';
 import type { Allocation as AllocationModel, CallContext, PoolView } from '../model.js';
 import { empty, errorResponse, json, MAX_BODY_BYTES, problem, type ApiRequest, type ApiResponse } from './http.js';
@@ -237,7 +238,7 @@ export class Router {
   private readonly compiled: Compiled[];
   constructor(
     readonly table: Route[],
-    private readonly extra: Record<string, (req: ApiRequest) => ApiResponse> = {},
+    private readonly extra: Record<string, (req: ApiRequest) => ApiResponse | Promise<ApiResponse>> = {},
   ) {
     this.compiled = table.map((route) => ({ route, parts: route.path.split('/').slice(1) }));
   }
@@ -265,7 +266,7 @@ export class Router {
       const segments = splitPath(req.path);
       if (!segments) return problem(400, 'the path is not a valid URL path', 'InvalidInput');
       const special = this.extra[`${req.method} /${segments.join('/')}`];
-      if (special) return special(req);
+      if (special) return await special(req);
       const { route, params, allowed } = this.match(req.method, segments);
       if (!route) {
         if (allowed.length) return { ...problem(405, `${req.method} is not allowed here; use ${allowed.join(', ')}`), headers: { 'content-type': 'application/problem+json', allow: allowed.join(', ') } };

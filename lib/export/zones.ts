@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Ipam } from '../engine.js';
 import { compareZones, CloudDns, SERIAL_PLACEHOLDER, toSerial, type DnsConfig } from '../dns/zones.js';
 import { listClouds } from './clouds.js';
