@@ -1,8 +1,8 @@
 /** Runs one zone export of the big cloud (bench/scale.ts) and prints its time and peak memory as JSON. */
-import { LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+import { LOCAL_CREDENTIALS } from '../lib/local/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
-import { Ipam } from '../lib/engine.js';
-import { DirStore, exportZones } from '../lib/export/index.js';
+import { Ipam } from '../lib/engine/ipam.js';
+import { DirStore, exportZones } from '../lib/integrations/export/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const [endpoint, dir] = process.argv.slice(2);

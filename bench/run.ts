@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
-import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal } from '../lib/dynamodb-local.js';
+import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal } from '../lib/local/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
-import { Ipam } from '../lib/engine.js';
+import { Ipam } from '../lib/engine/ipam.js';
 import { rawPut } from './raw.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

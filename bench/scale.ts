@@ -13,10 +13,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+import { LOCAL_CREDENTIALS } from '../lib/local/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
-import { Ipam } from '../lib/engine.js';
-import type { IpamClient } from '../lib/client.js';
+import { Ipam } from '../lib/engine/ipam.js';
+import type { IpamClient } from '../lib/client/client.js';
 import { startLocal as start } from './service.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { IpamClient } from '../lib/client.js';
+import { IpamClient } from '../lib/client/client.js';
 import type { DdbCounts } from './ddb-counter.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

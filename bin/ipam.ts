@@ -9,9 +9,9 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ApiError, callerCredentials, IpamClient } from '../lib/client.js';
-import { IpamError } from '../lib/errors.js';
-import type { Allocation } from '../lib/model.js';
+import { ApiError, callerCredentials, IpamClient } from '../lib/client/client.js';
+import { IpamError } from '../lib/core/errors.js';
+import type { Allocation } from '../lib/core/model.js';
 import pkg from '../package.json' with { type: 'json' };
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -176,7 +176,7 @@ pool
     let ranges: string[] = o.range ?? [];
     if (o.fromFile) {
       const started = Date.now();
-      const { rangesFromAddressFile } = await import('../lib/address-file.js');
+      const { rangesFromAddressFile } = await import('../lib/integrations/address-file.js');
       const r = await rangesFromAddressFile(o.fromFile, (p) => {
         if (process.stderr.isTTY || Date.now() - started > 1000) process.stderr.write(`\rreading ${o.fromFile}: ${p.lines.toLocaleString()} lines, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%   `);
       });

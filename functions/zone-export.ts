@@ -1,14 +1,14 @@
 /**
  * Lambda entry (EventBridge schedule): exports every cloud's DNS zones to the export bucket.
  * Env: IPAM_TABLE, IPAM_EXPORT_BUCKET; optional IPAM_EXPORT_CLOUDS (comma list; default all clouds,
- * found by a Scan) and IPAM_DNS_* (zone header: see lib/dns/zones.ts).
+ * found by a Scan) and IPAM_DNS_* (zone header: see lib/integrations/dns/zones.ts).
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { dnsConfigFromEnv } from '../lib/dns/zones.js';
-import { cloudsFromEnv } from '../lib/export/clouds.js';
-import { S3Store } from '../lib/export/object-store.js';
-import { exportSummary, exportZones } from '../lib/export/zones.js';
-import { ipamFromEnv, logger } from '../lib/services.js';
+import { dnsConfigFromEnv } from '../lib/integrations/dns/zones.js';
+import { cloudsFromEnv } from '../lib/integrations/export/clouds.js';
+import { S3Store } from '../lib/integrations/export/object-store.js';
+import { exportSummary, exportZones } from '../lib/integrations/export/zones.js';
+import { ipamFromEnv, logger } from '../lib/runtime/services.js';
 
 let s3: S3Client | undefined;
 

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../lib/client.js';
+import { ApiError } from '../lib/client/client.js';
 import { ADMIN, DMZ_ONLY, sendSigned, signRequest, startService, type RunningService, type SendOverride, type SignOptions } from './service.js';
 import { ddbEndpoint } from './support.js';
 

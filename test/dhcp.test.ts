@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { coveringCidr, dhcpReservations, dhcpSubnets, keaSubnetId } from '../lib/dhcp.js';
-import { collect } from '../lib/dns/zones.js';
-import type { Ipam } from '../lib/engine.js';
-import type { Pool } from '../lib/model.js';
+import { coveringCidr, dhcpReservations, dhcpSubnets, keaSubnetId } from '../lib/integrations/dhcp.js';
+import { collect } from '../lib/integrations/dns/zones.js';
+import type { Ipam } from '../lib/engine/ipam.js';
+import type { Pool } from '../lib/core/model.js';
 import { tool } from './tools.js';
 import { ctx, freshIpam } from './support.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { IpamClient } from '../lib/client.js';
+import type { IpamClient } from '../lib/client/client.js';
 import { readSecurityEventsFile } from '../lib/local/stream-reader.js';
 import { startService } from './service.js';
 

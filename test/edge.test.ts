@@ -24,7 +24,7 @@ import { endpointHosts, startApiServer } from '../lib/local/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { jarDir, LAUNCHER } from '../lib/dynamodb-local.js';
+import { jarDir, LAUNCHER } from '../lib/local/dynamodb-local.js';
 import { ADMIN, DMZ_ONLY, startService, type RunningService } from './service.js';
 import { ddbEndpoint } from './support.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IpamError } from '../lib/errors.js';
-import { Ipam } from '../lib/engine.js';
+import { IpamError } from '../lib/core/errors.js';
+import { Ipam } from '../lib/engine/ipam.js';
 import { ctx, freshIpam, reasonOf } from './support.js';
 
 describe('pools', () => {

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { IpamError } from '../lib/errors.js';
-import { Environments, heatEnvironment, unitsOf } from '../lib/environments.js';
-import { Ipam } from '../lib/engine.js';
+import { IpamError } from '../lib/core/errors.js';
+import { Environments, heatEnvironment, unitsOf } from '../lib/engine/environments.js';
+import { Ipam } from '../lib/engine/ipam.js';
 import { startService, type RunningService } from './service.js';
 import { ctx, ddbEndpoint, freshIpam } from './support.js';
 

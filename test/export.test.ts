@@ -14,12 +14,12 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, zoneFile } from '../lib/dns/zones.js';
-import type { Ipam } from '../lib/engine.js';
-import { listClouds } from '../lib/export/clouds.js';
-import { DirStore, S3Store, s3ClientFor, type ObjectStore, type PutOptions } from '../lib/export/object-store.js';
-import { startExportScheduler } from '../lib/export/scheduler.js';
-import { exportZones, MANIFEST_KEY, readManifest, type Manifest } from '../lib/export/zones.js';
+import { collect, zoneFile } from '../lib/integrations/dns/zones.js';
+import type { Ipam } from '../lib/engine/ipam.js';
+import { listClouds } from '../lib/integrations/export/clouds.js';
+import { DirStore, S3Store, s3ClientFor, type ObjectStore, type PutOptions } from '../lib/integrations/export/object-store.js';
+import { startExportScheduler } from '../lib/integrations/export/scheduler.js';
+import { exportZones, MANIFEST_KEY, readManifest, type Manifest } from '../lib/integrations/export/zones.js';
 import { tool } from './tools.js';
 import { ctx, ddbEndpoint, freshIpam } from './support.js';
 

@@ -4,7 +4,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import path from 'node:path';
-import { startDynamoLocal, type DynamoLocal } from '../lib/dynamodb-local.js';
+import { startDynamoLocal, type DynamoLocal } from '../lib/local/dynamodb-local.js';
 import { ensureTools } from './tools.js';
 
 let ddb: DynamoLocal | undefined;

@@ -3,10 +3,10 @@
  * IPv4 in IPv6 clothing is refused, and a quarantine outlives the pool that set it.
  */
 import { describe, expect, it } from 'vitest';
-import { Ipam } from '../lib/engine.js';
-import { Environments } from '../lib/environments.js';
-import { TTL_ATTRIBUTE } from '../lib/table.js';
-import type { Json } from '../lib/model.js';
+import { Ipam } from '../lib/engine/ipam.js';
+import { Environments } from '../lib/engine/environments.js';
+import { TTL_ATTRIBUTE } from '../lib/dynamo/table.js';
+import type { Json } from '../lib/core/model.js';
 import { ctx, freshIpam, reasonOf } from './support.js';
 
 const PROTO_NAMES = ['constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'toLocaleString'] as const;

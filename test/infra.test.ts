@@ -15,7 +15,7 @@ import { allowPatterns, zonePipeline } from '../lib/auth/roles.js';
 import { createIpamApp, envFromProcess } from '../lib/infra/app.js';
 import { resolveConfig } from '../lib/infra/config.js';
 import type { IpamStack } from '../lib/infra/ipam-stack.js';
-import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lib/table.js';
+import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lib/dynamo/table.js';
 
 const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 const ENV: Environment = { account: '111122223333', region: 'us-east-1' };
@@ -321,7 +321,7 @@ describe('API', () => {
 });
 
 describe('Table', () => {
-  it('is built from lib/table.ts: keys, GSIs with their projections, TTL, on-demand, stream, PITR, deletion protection, KMS', () => {
+  it('is built from lib/dynamo/table.ts: keys, GSIs with their projections, TTL, on-demand, stream, PITR, deletion protection, KMS', () => {
     const t = template();
     const table = only(resourcesOf(t, 'AWS::DynamoDB::GlobalTable'));
     const p = table.Properties!;

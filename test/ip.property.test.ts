@@ -4,8 +4,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Address4, Address6 } from 'ip-address';
-import { IpamError } from '../lib/errors.js';
-import { blockSize, BITS, collapse, containsSpan, formatAddress, intersect, MAX, normalize, parseAddress, parseRange, subtract, totalSize, type Family, type Segment } from '../lib/ip.js';
+import { IpamError } from '../lib/core/errors.js';
+import { blockSize, BITS, collapse, containsSpan, formatAddress, intersect, MAX, normalize, parseAddress, parseRange, subtract, totalSize, type Family, type Segment } from '../lib/core/ip.js';
 
 const v4 = fc.bigInt({ min: 0n, max: MAX[4] });
 /** IPv4-compatible ::/96 and IPv4-mapped ::ffff:0:0/96 are refused (MappedAddress): see their own test. */

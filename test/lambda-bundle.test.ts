@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { ensureTable } from '../lib/dynamodb-local.js';
+import { ensureTable } from '../lib/local/dynamodb-local.js';
 import { ESM_REQUIRE_BANNER } from '../lib/infra/function.js';
 import { clientConfig, ddbEndpoint } from './support.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { IpamClient } from '../lib/client.js';
+import { IpamClient } from '../lib/client/client.js';
 
 export const ADMIN = { accessKeyId: 'AKIAADMINTEST0000001', secretAccessKey: 'admin-secret-0123456789abcdefghijklmnopqrs', principal: 'arn:aws:iam::111122223333:role/admin' };
 export const DMZ_ONLY = { accessKeyId: 'AKIADMZONLYTEST00002', secretAccessKey: 'dmz-secret-0123456789abcdefghijklmnopqrstu', principal: 'arn:aws:iam::111122223333:role/dmz-pipeline', allow: ['clouds/c1/zones/dmz/*'] };

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type _Record } from '@aws-sdk/client-dynamodb-streams';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Allocation } from '../lib/model.js';
+import type { Allocation } from '../lib/core/model.js';
 import { createSecurityEventsHandler } from '../lib/events/handler.js';
 import { SecurityEventSchema, type SecurityEvent } from '../lib/events/security.js';
 import { CHECKPOINT_FILE, EVENTS_FILE, readSecurityEventsFile, startStreamReader, type StreamReader, type StreamsClientLike } from '../lib/local/stream-reader.js';

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { ensureTable, LOCAL_CREDENTIALS } from '../lib/dynamodb-local.js';
+import { ensureTable, LOCAL_CREDENTIALS } from '../lib/local/dynamodb-local.js';
 import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
-import { Ipam, type EngineOptions } from '../lib/engine.js';
-import { IpamError } from '../lib/errors.js';
+import { Ipam, type EngineOptions } from '../lib/engine/ipam.js';
+import { IpamError } from '../lib/core/errors.js';
 
 export const ddbEndpoint = () => inject('ddbEndpoint');
 export const clientConfig = () => ({ endpoint: ddbEndpoint(), region: 'us-east-1', credentials: LOCAL_CREDENTIALS });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../lib/api/lambda.js';
 import { allowPatterns, networkAdmin, zonePipeline } from '../lib/auth/roles.js';
-import { ApiError, type IpamClient } from '../lib/client.js';
+import { ApiError, type IpamClient } from '../lib/client/client.js';
 import { ADMIN, sendSigned, signRequest, startService, type RunningService } from './service.js';
 import { ddbEndpoint } from './support.js';
 

@@ -3,7 +3,7 @@
  * The Lambda adapter and the local server both translate to and from these.
  */
 import { ZodError } from 'zod';
-import { IpamError, type ErrorKind } from '../errors.js';
+import { IpamError, type ErrorKind } from '../core/errors.js';
 
 export interface ApiRequest {
   method: string;

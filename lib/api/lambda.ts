@@ -4,8 +4,8 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { AUTH_QUERY_PARAMS, isPresignedQuery } from '../auth/sigv4.js';
-import type { Ipam } from '../engine.js';
-import { logger } from '../services.js';
+import type { Ipam } from '../engine/ipam.js';
+import { logger } from '../runtime/services.js';
 import { json, problem, type ApiRequest } from './http.js';
 import { routes as coreRoutes, Router } from './routes.js';
 import { environmentRoutes } from './routes-environments.js';

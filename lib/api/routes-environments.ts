@@ -2,8 +2,8 @@
  * Environments over HTTP: many addresses in one call, as JSON or as a Heat environment file.
  */
 import * as z from 'zod';
-import { Environments, heatEnvironment, type EnvironmentView } from '../environments.js';
-import { LIMITS, SLOT_RE } from '../validate.js';
+import { Environments, heatEnvironment, type EnvironmentView } from '../engine/environments.js';
+import { LIMITS, SLOT_RE } from '../core/validate.js';
 import { json, text, type ApiRequest } from './http.js';
 import { problems, type Route } from './routes.js';
 import * as S from './schemas.js';

@@ -1,14 +1,14 @@
 /**
  * Integration routes: DNS zones and DHCP reservations generated from the IPAM.
  *
- * The documents are produced by streamed generators (lib/dns, lib/dhcp); the API joins them into one
+ * The documents are produced by streamed generators (lib/integrations/dns, lib/integrations/dhcp.ts); the API joins them into one
  * string because ApiResponse.body is a string (and API Gateway buffers responses anyway, up to 10 MB).
- * The scheduled export (lib/export) streams the same generators to storage instead.
+ * The scheduled export (lib/integrations/export) streams the same generators to storage instead.
  */
 import * as z from 'zod';
-import { dhcpReservations } from '../dhcp.js';
-import { collect, listZones, zoneFile } from '../dns/zones.js';
-import { dnsConfigFromEnv } from '../dns/zones.js';
+import { dhcpReservations } from '../integrations/dhcp.js';
+import { collect, listZones, zoneFile } from '../integrations/dns/zones.js';
+import { dnsConfigFromEnv } from '../integrations/dns/zones.js';
 import { json, text } from './http.js';
 import { problems, type Route } from './routes.js';
 import * as S from './schemas.js';

@@ -4,11 +4,11 @@
  */
 import * as z from 'zod';
 import type { ZodType } from 'zod';
-import type { Ipam } from '../engine.js';
-import type { Allocation as AllocationModel, CallContext, PoolView } from '../model.js';
+import type { Ipam } from '../engine/ipam.js';
+import type { Allocation as AllocationModel, CallContext, PoolView } from '../core/model.js';
 import { empty, errorResponse, json, MAX_BODY_BYTES, problem, type ApiRequest, type ApiResponse } from './http.js';
 import * as S from './schemas.js';
-import { checkNoReservedKey } from '../validate.js';
+import { checkNoReservedKey } from '../core/validate.js';
 
 export interface RouteContext {
   ipam: Ipam;

@@ -3,7 +3,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import * as z from 'zod';
-import { ALLOCATION_NAME_RE, DOMAIN_RE, HOLDER_ID_RE, HOSTNAME_RE, LIMITS, MAC_RE, NAME_RE } from '../validate.js';
+import { ALLOCATION_NAME_RE, DOMAIN_RE, HOLDER_ID_RE, HOSTNAME_RE, LIMITS, MAC_RE, NAME_RE } from '../core/validate.js';
 
 extendZodWithOpenApi({ ZodType: z.ZodType } as unknown as typeof z); // only ZodType is used; not `z` itself: a namespace passed as a value keeps all of zod (its 260 KB of locales) in the Lambda bundles
 

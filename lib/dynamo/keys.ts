@@ -2,14 +2,12 @@
  * Item keys. Every entity owns its key shape here; docs/design.md lists them.
  * `#` separates key parts; no name or id the API accepts contains it.
  */
-import type { Family } from '../ip.js';
-import type { Holder } from '../model.js';
+import type { Family } from '../core/ip.js';
+import type { Holder } from '../core/model.js';
 
-export const CHUNK_BITS = 8n;
-export const CHUNK_SIZE = 1n << CHUNK_BITS;
+import { chunkBaseOf, offsetIn } from '../core/chunk.js';
 
-export const chunkBaseOf = (value: bigint) => (value >> CHUNK_BITS) << CHUNK_BITS;
-export const offsetIn = (value: bigint) => Number(value & (CHUNK_SIZE - 1n));
+export { CHUNK_BITS, CHUNK_SIZE, chunkBaseOf, offsetIn } from '../core/chunk.js';
 
 /** Fixed-width hex with the family first, so that string order is address order. */
 export function baseKey(family: Family, base: bigint): string {

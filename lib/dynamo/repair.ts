@@ -12,9 +12,10 @@
  * It reads the whole table once (a Scan) and writes only what differs. Run it before serving.
  */
 import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { parseRange } from '../ip.js';
-import type { Family } from '../ip.js';
+import { parseRange } from '../core/ip.js';
+import type { Family } from '../core/ip.js';
 import { ChunkEntity, type DynamoStore } from './store.js';
+import { CHUNK_SIZE } from '../core/chunk.js';
 import { chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
 
 type Item = Record<string, any>;
@@ -59,7 +60,7 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     const family = a.family as Family;
     const r = parseRange(a.cidr);
     allocatedPerPool.set(a.poolUid, (allocatedPerPool.get(a.poolUid) ?? 0n) + (r.end - r.start + 1n));
-    for (let base = chunkBaseOf(r.start); base <= r.end; base += 256n) {
+    for (let base = chunkBaseOf(r.start); base <= r.end; base += CHUNK_SIZE) {
       const k = `${keys.chunkMeta(a.cloud, family, base, a.poolUid).pk}|${keys.chunkMeta(a.cloud, family, base, a.poolUid).sk}`;
       const w = wantUsed.get(k) ?? wantUsed.set(k, { pool, base, used: new Set(), blocks: new Map() }).get(k)!;
       const from = r.start > base ? r.start : base;

@@ -17,10 +17,10 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from '../table.js';
-import { parseAddress, type Family } from '../ip.js';
-import type { Allocation, CallContext, Holder, Pool } from '../model.js';
-import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../store.js';
+import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from './table.js';
+import { parseAddress, type Family } from '../core/ip.js';
+import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
+import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../engine/store.js';
 import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
 import { retryPassing } from './retry.js';
 

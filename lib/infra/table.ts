@@ -1,12 +1,12 @@
 /**
- * The DynamoDB table, built from the shared definition in lib/table.ts (keys, GSIs, TTL attribute),
+ * The DynamoDB table, built from the shared definition in lib/dynamo/table.ts (keys, GSIs, TTL attribute),
  * so the deployed table and the local service's table cannot drift apart.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../table.js';
+import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../dynamo/table.js';
 
 /**
  * Item actions of the API function. Transactions need no action of their own: TransactWriteItems is

@@ -11,7 +11,7 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * server is built with `new Server(port)`, which listens on every interface. This launcher builds
  * the same server from the same command-line arguments, sets the host of its connectors (the
  * system property `ipam.dynamodb.host`, default 127.0.0.1) and only then starts it. Started by
- * lib/dynamodb-local.ts from the class file beside this source, so a Java runtime is enough. After
+ * lib/local/dynamodb-local.ts from the class file beside this source, so a Java runtime is enough. After
  * changing this file: javac --release 17 -cp "<jar dir>/DynamoDBLocal.jar:<jar dir>/DynamoDBLocal_lib/*" -d lib/local lib/local/LoopbackDynamoDBLocal.java
  */
 public class LoopbackDynamoDBLocal {

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient, ScanCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal, type DynamoLocal } from '../dynamodb-local.js';
+import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 import { startStreamReader, type StreamReader } from './stream-reader.js';
 import { retryPassing } from '../dynamo/retry.js';
 

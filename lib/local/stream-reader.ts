@@ -19,7 +19,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { tableExists } from '../dynamodb-local.js';
+import { tableExists } from './dynamodb-local.js';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
@@ -34,7 +34,7 @@ import {
   type _Record as StreamRecordOut,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
-import { LOCAL_CREDENTIALS } from '../dynamodb-local.js';
+import { LOCAL_CREDENTIALS } from './dynamodb-local.js';
 import { createSecurityEventsHandler, type SecurityEventSink, type SecurityEventsHandler } from '../events/handler.js';
 import type { SecurityEvent } from '../events/security.js';
 

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { createTableInput, TTL_ATTRIBUTE } from './table.js';
+import { createTableInput, TTL_ATTRIBUTE } from '../dynamo/table.js';
 
 export interface DynamoLocal {
   endpoint: string;
@@ -50,7 +50,7 @@ export async function freePort(): Promise<number> {
  * the .class file beside it, so that a Java runtime without a JDK runs it. test/edge.test.ts checks
  * that the class still matches its source and that DynamoDB Local listens on loopback only.
  */
-export const LAUNCHER = { name: 'LoopbackDynamoDBLocal', dir: path.join(import.meta.dirname, 'local') };
+export const LAUNCHER = { name: 'LoopbackDynamoDBLocal', dir: import.meta.dirname };
 
 /** Starts DynamoDB Local. `dbPath` persists to disk; without it the data lives in memory. */
 export async function startDynamoLocal(opts: { port?: number; dbPath?: string; heapMb?: number } = {}): Promise<DynamoLocal> {

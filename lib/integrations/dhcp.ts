@@ -16,11 +16,11 @@
  * - `dnsmasq`: `dhcp-host=<mac>,<ip>[,<hostname>]` lines, one `# subnet` comment per subnet.
  * The hostname is the allocation's full name (label + pool domain, or its FQDN) when known, else its label.
  */
-import type { Ipam } from './engine.js';
-import { BITS, formatAddress, parseAddress, parseRange } from './ip.js';
-import type { Allocation, Pool } from './model.js';
+import type { Ipam } from '../engine/ipam.js';
+import { BITS, formatAddress, parseAddress, parseRange } from '../core/ip.js';
+import type { Allocation, Pool } from '../core/model.js';
 import { CloudDns } from './dns/zones.js';
-import { checkName } from './validate.js';
+import { checkName } from '../core/validate.js';
 
 export type DhcpFormat = 'kea' | 'dnsmasq';
 

@@ -6,9 +6,10 @@
  * impossible. A lost condition means someone else was faster: the engine learns the
  * chunk's real state from the failure and tries again elsewhere.
  */
+import { CHUNK_SIZE, chunkBaseOf } from '../core/chunk.js';
 import { randomBytes } from 'node:crypto';
-import { invalid, IpamError } from './errors.js';
-import { stableJson } from './json.js';
+import { invalid, IpamError } from '../core/errors.js';
+import { stableJson } from '../core/json.js';
 import {
   addressAt,
   BITS,
@@ -30,13 +31,13 @@ import {
   type Family,
   type ParsedRange,
   type Segment,
-} from './ip.js';
-import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Json, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from './model.js';
+} from '../core/ip.js';
+import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Json, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from '../core/model.js';
 import type { ChunkChange, ChunkState, CloudLimits, Store } from './store.js';
-import { checkAllocationName, checkHolderId, checkHostname, checkMetadata, checkName, checkTags, DOMAIN_RE, LIMITS, normalizeMac } from './validate.js';
+import { checkAllocationName, checkHolderId, checkHostname, checkMetadata, checkName, checkTags, DOMAIN_RE, LIMITS, normalizeMac } from '../core/validate.js';
 
-const CHUNK = 256n;
-const chunkBase = (v: bigint) => v - (v % CHUNK);
+const CHUNK = CHUNK_SIZE;
+const chunkBase = chunkBaseOf;
 
 /** Largest range a pool may hold, per family (a whole IPv6 /0 is not an address pool). */
 const MAX_RANGE_PREFIX: Record<Family, number> = { 4: 8, 6: 32 };
@@ -1163,7 +1164,7 @@ function blockChunks(start: bigint, size: bigint): bigint[] {
 
 function blockOffsets(start: bigint, size: bigint, base: bigint): number[] {
   const from = start > base ? Number(start - base) : 0;
-  const to = start + size < base + CHUNK ? Number(start + size - base) : 256;
+  const to = start + size < base + CHUNK ? Number(start + size - base) : Number(CHUNK);
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 

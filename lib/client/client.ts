@@ -9,8 +9,8 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { IpamError } from './errors.js';
-import type { AllocateRequest, Allocation, Json, PoolPatch, PoolSpec, PoolView, Tags } from './model.js';
+import { IpamError } from '../core/errors.js';
+import type { AllocateRequest, Allocation, Json, PoolPatch, PoolSpec, PoolView, Tags } from '../core/model.js';
 
 export interface Problem {
   type?: string;

@@ -3,9 +3,9 @@
  * Lambda entries and the local service both take them from here.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { documentClient, DynamoStore } from './dynamo/store.js';
-import { Ipam } from './engine.js';
-import { DEFAULT_TABLE_NAME } from './table.js';
+import { documentClient, DynamoStore } from '../dynamo/store.js';
+import { Ipam } from '../engine/ipam.js';
+import { DEFAULT_TABLE_NAME } from '../dynamo/table.js';
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'ipam' });
 

@@ -5,8 +5,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { invalid } from './errors.js';
-import { normalize, parseRange, rangeText, type Family, type Segment } from './ip.js';
+import { invalid } from '../core/errors.js';
+import { normalize, parseRange, rangeText, type Family, type Segment } from '../core/ip.js';
 
 export interface ImportProgress {
   lines: number;

@@ -3,7 +3,7 @@
  * (a read, or one conditional write/transaction); the engine decides what to write.
  * lib/dynamo/store.ts implements it on DynamoDB.
  */
-import type { Allocation, CallContext, Holder, Pool } from './model.js';
+import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
 
 /** The free-slot state of one 256-address chunk of one pool. */
 export interface ChunkState {

@@ -2,8 +2,8 @@
  * Which clouds exist: the store's cloud items (a filtered Scan; the export reads every allocation
  * anyway). Set IPAM_EXPORT_CLOUDS to skip it.
  */
-import type { Ipam } from '../engine.js';
-import { NAME_RE } from '../validate.js';
+import type { Ipam } from '../../engine/ipam.js';
+import { NAME_RE } from '../../core/validate.js';
 
 export async function listClouds(ipam: Ipam): Promise<string[]> {
   return (await ipam.store.listClouds()).filter((c) => NAME_RE.test(c));

@@ -3,7 +3,7 @@
  * (IPv4 at /24 boundaries under in-addr.arpa, IPv6 at /64 nibble boundaries under ip6.arpa),
  * and the RNAME form of a hostmaster address. Pure and synchronous.
  */
-import { formatAddress, parseAddress, type Family } from '../ip.js';
+import { formatAddress, parseAddress, type Family } from '../../core/ip.js';
 
 const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

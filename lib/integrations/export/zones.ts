@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as z from 'zod';
-import type { Ipam } from '../engine.js';
+import type { Ipam } from '../../engine/ipam.js';
 import { compareZones, CloudDns, SERIAL_PLACEHOLDER, toSerial, type DnsConfig } from '../dns/zones.js';
 import { listClouds } from './clouds.js';
 import type { ObjectStore } from './object-store.js';

@@ -19,11 +19,11 @@
  * (IPAM_DNS_NS_ADDRESSES) are written in the header; else the zone gets the addresses the cloud's own
  * allocations give that name; else a clearly marked 127.0.0.1 placeholder so the zone still loads.
  */
-import { invalid, IpamError } from '../errors.js';
-import type { Ipam } from '../engine.js';
-import { BITS, parseAddress, parseRange, type Family } from '../ip.js';
-import { checkName } from '../validate.js';
-import type { Allocation, Pool } from '../model.js';
+import { invalid, IpamError } from '../../core/errors.js';
+import type { Ipam } from '../../engine/ipam.js';
+import { BITS, parseAddress, parseRange, type Family } from '../../core/ip.js';
+import { checkName } from '../../core/validate.js';
+import type { Allocation, Pool } from '../../core/model.js';
 import { configAddress, isReverseZone, isUnder, normalizeName, parseReverseZone, relativeOwner, reverseName, rname } from './names.js';
 
 export interface DnsConfig {

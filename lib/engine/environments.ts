@@ -10,12 +10,12 @@
  * crashed caller's lease expires and the next call finishes or undoes its work.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { invalid, IpamError } from './errors.js';
-import { stableJson } from './json.js';
-import type { Ipam } from './engine.js';
-import type { Allocation, CallContext, Holder } from './model.js';
+import { invalid, IpamError } from '../core/errors.js';
+import { stableJson } from '../core/json.js';
+import type { Ipam } from './ipam.js';
+import type { Allocation, CallContext, Holder } from '../core/model.js';
 import type { EnvironmentRecord, Store } from './store.js';
-import { checkName, LIMITS, SLOT_RE } from './validate.js';
+import { checkName, LIMITS, SLOT_RE } from '../core/validate.js';
 
 export interface SlotSpec {
   /** Required on the cloud route; on a zone's route it may be left out and must be that zone. */

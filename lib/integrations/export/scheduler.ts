@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Ipam } from '../engine.js';
+import type { Ipam } from '../../engine/ipam.js';
 import { dnsConfigFromEnv, type DnsConfig } from '../dns/zones.js';
 import { cloudsFromEnv } from './clouds.js';
 import { DirStore, S3Store, s3ClientFor, type ObjectStore } from './object-store.js';
