@@ -526,7 +526,11 @@ class EventFile {
   }
 }
 
-/** Reads a security-events.jsonl file (e.g. `<dataDir>/security-events.jsonl`). */
+/**
+ * Reads a security-events.jsonl file (e.g. `<dataDir>/security-events.jsonl`). Only complete lines
+ * count: a reader that meets the writer mid-append sees the last event whole on its next read, not
+ * a torn line now.
+ */
 export async function readSecurityEventsFile(file: string): Promise<SecurityEvent[]> {
   let text: string;
   try {
@@ -536,6 +540,7 @@ export async function readSecurityEventsFile(file: string): Promise<SecurityEven
     throw e;
   }
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as SecurityEvent);
