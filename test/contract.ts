@@ -99,6 +99,7 @@ export async function checkResponse(method: string, url: string, status: number,
     if (!res.content[media]) throw new Error(`contract: ${where}: media type ${media || '(none)'} is not declared for ${found.op.operationId} ${status} (declared: ${Object.keys(res.content).join(', ')})`);
     schemaRef = `openapi.json#/${base}/${pointer('content', media, 'schema')}`;
   }
+  if (method.toUpperCase() === 'HEAD') return; // an answer to HEAD has no body (RFC 9110 9.3.2): status and media type only
   const json = media === 'application/json' || media.endsWith('+json');
   let value: unknown = body;
   if (json) {
