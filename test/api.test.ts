@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../lib/client/client.js';
 import { ADMIN, DMZ_ONLY, sendSigned, signRequest, startService, type RunningService, type SendOverride, type SignOptions } from './service.js';
+import { checkedFetch } from './contract.js';
 import { ddbEndpoint } from './support.js';
 
 const exec = promisify(execFile);
@@ -194,7 +195,7 @@ describe('trusted callers only', () => {
   const path = '/v1/clouds/auth/zones/z/pools/p';
 
   it('answers 403 with a JSON message for missing, tampered, expired, foreign and unknown signatures, and changes nothing', async () => {
-    const none = await fetch(`${svc.url}${path}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
+    const none = await checkedFetch(`${svc.url}${path}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
     expect(none.status).toBe(403);
     expect(await none.json()).toEqual({ message: 'Missing Authentication Token' });
     const cases = [

@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { jarDir, LAUNCHER } from '../lib/local/dynamodb-local.js';
 import { ADMIN, DMZ_ONLY, startService, type RunningService } from './service.js';
+import { checkedFetch } from './contract.js';
 import { ddbEndpoint } from './support.js';
 
 const run = promisify(execFile);
@@ -259,12 +260,12 @@ describe('the running service (npm start)', () => {
       const qs = wireQuery(s.query as Record<string, string>);
       return `${svc.url}${s.path}?${qs}`;
     };
-    const list = await fetch(await url(ADMIN, '/v1/clouds/edge/pools', { zone: 'dmz' }));
+    const list = await checkedFetch(await url(ADMIN, '/v1/clouds/edge/pools', { zone: 'dmz' }));
     expect(list.status).toBe(200);
     expect(((await list.json()) as { items: { name: string }[] }).items.map((p) => p.name)).toEqual(['web']);
-    const own = await fetch(await url(DMZ_ONLY, '/v1/clouds/c1/zones/dmz/pools/none'));
+    const own = await checkedFetch(await url(DMZ_ONLY, '/v1/clouds/c1/zones/dmz/pools/none'));
     expect(own.status).toBe(404); // reached the handler: the pool does not exist
-    const other = await fetch(await url(DMZ_ONLY, '/v1/clouds/edge/pools', { zone: 'dmz' }));
+    const other = await checkedFetch(await url(DMZ_ONLY, '/v1/clouds/edge/pools', { zone: 'dmz' }));
     expect(other.status).toBe(403);
     expect(await other.json()).toEqual({ message: `User: ${DMZ_ONLY.principal} is not authorized to access this resource` });
   });

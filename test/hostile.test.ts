@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendSigned, signRequest, startService, type RunningService } from './service.js';
+import { checkedFetch } from './contract.js';
 import { ddbEndpoint } from './support.js';
 
 let svc: RunningService;
@@ -181,7 +182,7 @@ describe('hostile input', () => {
       r.end(body);
     });
     expect(evilHost).toBe(403);
-    const presignedAndHeader = await fetch(`${svc.url}${path}?X-Amz-Algorithm=AWS4-HMAC-SHA256`, { method: 'POST', headers: h, body });
+    const presignedAndHeader = await checkedFetch(`${svc.url}${path}?X-Amz-Algorithm=AWS4-HMAC-SHA256`, { method: 'POST', headers: h, body });
     expect(presignedAndHeader.status).toBe(403);
     expect(await snapshot()).toBe(before);
   });

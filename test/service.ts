@@ -11,6 +11,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { IpamClient } from '../lib/client/client.js';
+import { checkedFetch } from './contract.js';
 
 export const ADMIN = { accessKeyId: 'AKIAADMINTEST0000001', secretAccessKey: 'admin-secret-0123456789abcdefghijklmnopqrs', principal: 'arn:aws:iam::111122223333:role/admin' };
 export const DMZ_ONLY = { accessKeyId: 'AKIADMZONLYTEST00002', secretAccessKey: 'dmz-secret-0123456789abcdefghijklmnopqrstu', principal: 'arn:aws:iam::111122223333:role/dmz-pipeline', allow: ['clouds/c1/zones/dmz/*'] };
@@ -59,7 +60,7 @@ export async function startService(env: Record<string, string> = {}, opts: { dat
     callersFile,
     proc,
     output: () => out,
-    client: (caller = ADMIN) => new IpamClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: caller.accessKeyId, secretAccessKey: caller.secretAccessKey } }),
+    client: (caller = ADMIN) => new IpamClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: caller.accessKeyId, secretAccessKey: caller.secretAccessKey }, fetch: checkedFetch }),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
@@ -111,10 +112,10 @@ export interface SendOverride {
   headers?: Record<string, string>;
 }
 
-/** Sends a signed request as is (or with parts swapped after signing); parses a JSON answer. */
+/** Sends a signed request as is (or with parts swapped after signing); checks the answer against the contract; parses a JSON answer. */
 export async function sendSigned(svc: { url: string }, req: { method: string; path: string; query?: unknown; headers: unknown; body?: unknown }, override: SendOverride = {}) {
   const qs = new URLSearchParams(req.query as Record<string, string>).toString();
-  const res = await fetch(`${svc.url}${override.path ?? req.path}${qs ? `?${qs}` : ''}`, {
+  const res = await checkedFetch(`${svc.url}${override.path ?? req.path}${qs ? `?${qs}` : ''}`, {
     method: req.method,
     headers: { ...(req.headers as Record<string, string>), ...override.headers },
     ...((override.body ?? req.body) ? { body: (override.body ?? req.body) as string } : {}),

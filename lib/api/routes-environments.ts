@@ -44,6 +44,9 @@ const EnvironmentOut = z
   })
   .openapi('Environment');
 
+/** What ?format=heat (or Accept: application/yaml) answers instead of the JSON view. */
+const HeatFile = { 'application/yaml': z.string().openapi({ description: 'a Heat environment file: parameter_defaults with one parameter per slot' }) };
+
 const FormatQuery = z.object({ format: z.enum(['json', 'heat']).optional() }).strict();
 
 async function render(req: ApiRequest, format: 'json' | 'heat' | undefined, status: number, view: EnvironmentView) {
@@ -59,15 +62,18 @@ export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((
   const PATH = scope === 'cloud' ? '/v1/clouds/{cloud}/environments/{env}' : '/v1/clouds/{cloud}/zones/{zone}/environments/{env}';
   const params = scope === 'cloud' ? z.object({ cloud: S.Name, env: S.Name }) : z.object({ cloud: S.Name, zone: S.Name, env: S.Name });
   const slots = scope === 'cloud' ? 'every slot' : 'every slot (all in this zone)';
+  const id = (verb: string) => (scope === 'cloud' ? `${verb}Environment` : `${verb}ZoneEnvironment`);
   return [
     {
       method: 'PUT',
       path: PATH,
+      operationId: id('apply'),
+      tag: 'Environments',
       summary: `Allocate ${slots} of an environment, all or nothing (idempotent; ?format=heat answers a Heat environment file)`,
       params,
       query: FormatQuery,
       body: scope === 'cloud' ? EnvironmentBody : ZoneEnvironmentBody,
-      responses: { 201: { description: 'allocated', schema: EnvironmentOut }, 200: { description: 'already allocated, identical', schema: EnvironmentOut }, ...problems(400, 409, 503) },
+      responses: { 201: { description: 'allocated', schema: EnvironmentOut, content: HeatFile }, 200: { description: 'already allocated, identical', schema: EnvironmentOut, content: HeatFile }, ...problems(400, 409, 503) },
       async handle({ ipam, params: p, query, body, call, req }) {
         const r = await new Environments(ipam, ipam.store).apply(p.cloud!, p.env!, body, call, p.zone);
         return render(req, query.format, r.created ? 201 : 200, r.view);
@@ -76,10 +82,12 @@ export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((
     {
       method: 'GET',
       path: PATH,
+      operationId: id('get'),
+      tag: 'Environments',
       summary: "An environment's addresses per slot; ?format=heat (or Accept: application/yaml) for a Heat environment file",
       params,
       query: FormatQuery,
-      responses: { 200: { description: 'the environment', schema: EnvironmentOut }, ...problems(400, 404) },
+      responses: { 200: { description: 'the environment', schema: EnvironmentOut, content: HeatFile }, ...problems(400, 404) },
       async handle({ ipam, params: p, query, req }) {
         return render(req, query.format, 200, await new Environments(ipam, ipam.store).get(p.cloud!, p.env!, p.zone));
       },
@@ -87,6 +95,8 @@ export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((
     {
       method: 'DELETE',
       path: PATH,
+      operationId: id('release'),
+      tag: 'Environments',
       summary: 'Release every address of an environment',
       params,
       query: S.NoQuery,

@@ -58,6 +58,8 @@ export const integrationRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/dns/zones',
+    operationId: 'listDnsZones',
+    tag: 'DNS',
     summary: "The cloud's DNS zones (forward zones of the pools' domains, reverse zones holding PTR records) with their record counts",
     params: z.object({ cloud: S.Name }),
     query: S.NoQuery,
@@ -69,6 +71,8 @@ export const integrationRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/dns/zones/{zoneName}',
+    operationId: 'getDnsZoneFile',
+    tag: 'DNS',
     summary: 'One DNS zone as an RFC 1035 master file (SOA serial = the cloud’s change clock)',
     params: z.object({ cloud: S.Name, zoneName: ZoneName }),
     query: S.NoQuery,
@@ -80,11 +84,13 @@ export const integrationRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/dhcp',
+    operationId: 'getDhcpReservations',
+    tag: 'DHCP',
     summary: 'DHCP host reservations (single IPv4 addresses with a MAC) for Kea or dnsmasq, optionally of one zone or pool',
     params: z.object({ cloud: S.Name }),
     query: DhcpQuery,
     responses: {
-      200: { description: 'kea: application/json Dhcp4 fragment; dnsmasq: text/plain dhcp-host lines', schema: KeaFragment },
+      200: { description: 'kea: application/json Dhcp4 fragment; dnsmasq: text/plain dhcp-host lines', schema: KeaFragment, content: { 'text/plain': z.string().openapi({ description: 'dnsmasq dhcp-host lines' }) } },
       ...problems(400),
     },
     async handle({ ipam, params, query }) {

@@ -22,11 +22,17 @@ export interface RouteContext {
 export interface Route {
   method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
+  /** Stable, unique, camelCase: the method name of generated clients. */
+  operationId: string;
+  /** The OpenAPI tag grouping the operation (Pools, Allocations, Addresses, Holders, Limits, Environments, DNS, DHCP). */
+  tag: string;
   summary: string;
+  description?: string;
   params: z.ZodObject<any>;
   query: ZodType;
   body?: ZodType;
-  responses: Record<number, { description: string; schema?: ZodType; contentType?: string }>;
+  /** `schema` is served as `contentType` (default application/json); `content` lists further media types of the same status. */
+  responses: Record<number, { description: string; schema?: ZodType; contentType?: string; content?: Record<string, ZodType> }>;
   handle(c: RouteContext): Promise<ApiResponse>;
 }
 
@@ -51,6 +57,8 @@ export const routes: Route[] = [
   {
     method: 'PUT',
     path: '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+    operationId: 'createPool',
+    tag: 'Pools',
     summary: 'Create a pool (idempotent: the identical definition again answers 200)',
     params: P.pool,
     query: S.NoQuery,
@@ -64,6 +72,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+    operationId: 'getPool',
+    tag: 'Pools',
     summary: 'A pool with its utilisation',
     params: P.pool,
     query: S.NoQuery,
@@ -75,6 +85,8 @@ export const routes: Route[] = [
   {
     method: 'PATCH',
     path: '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+    operationId: 'updatePool',
+    tag: 'Pools',
     summary: 'Add or remove ranges and excludes, replace tags or metadata',
     params: P.pool,
     query: S.NoQuery,
@@ -87,6 +99,8 @@ export const routes: Route[] = [
   {
     method: 'DELETE',
     path: '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+    operationId: 'deletePool',
+    tag: 'Pools',
     summary: 'Delete an empty pool',
     params: P.pool,
     query: S.NoQuery,
@@ -99,6 +113,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/pools',
+    operationId: 'listPools',
+    tag: 'Pools',
     summary: "The cloud's pools, optionally of one zone",
     params: P.cloud,
     query: S.PoolListQuery,
@@ -110,6 +126,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
+    operationId: 'allocateAddress',
+    tag: 'Allocations',
     summary: 'Allocate the next free address, a specific one, or an aligned block (idempotent per pool, holder and name)',
     params: P.pool,
     query: S.NoQuery,
@@ -124,6 +142,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
+    operationId: 'listAllocations',
+    tag: 'Allocations',
     summary: "A page of the pool's allocations in address order",
     params: P.pool,
     query: S.PageQuery,
@@ -140,10 +160,13 @@ export const routes: Route[] = [
     const where = scope === 'cloud' ? 'in the cloud' : 'in the zone';
     const scoped = (o: z.ZodRawShape) => z.object({ cloud: S.Name, ...(scope === 'zone' ? { zone: S.Name } : {}), ...o });
     const address = scoped({ address: z.string().min(1).max(64) });
+    const id = (verb: string, noun: string) => (scope === 'cloud' ? `${verb}${noun}` : `${verb}Zone${noun}`);
     return [
       {
         method: 'GET',
         path: `${base}/addresses/{address}`,
+        operationId: id('get', 'Address'),
+        tag: 'Addresses',
         summary: `The allocation holding an address ${where} (any address inside a block finds the block)`,
         params: address,
         query: S.NoQuery,
@@ -155,6 +178,8 @@ export const routes: Route[] = [
       {
         method: 'PATCH',
         path: `${base}/addresses/{address}`,
+        operationId: id('update', 'Address'),
+        tag: 'Addresses',
         summary: `Change the MAC, hostname, tags or metadata of an allocation ${where} (null removes mac/hostname)`,
         params: address,
         query: S.NoQuery,
@@ -167,6 +192,8 @@ export const routes: Route[] = [
       {
         method: 'DELETE',
         path: `${base}/addresses/{address}`,
+        operationId: id('release', 'Address'),
+        tag: 'Addresses',
         summary: `Release an address ${where}; ?vm= or ?vip= guards against releasing somebody else’s`,
         params: address,
         query: S.HolderGuardQuery,
@@ -181,6 +208,8 @@ export const routes: Route[] = [
         {
           method: 'GET',
           path: `${base}/${kind}s/{${kind}}/allocations`,
+          operationId: id('list', `${kind === 'vm' ? 'Vm' : 'Vip'}Allocations`),
+          tag: 'Holders',
           summary: `Everything a ${kind.toUpperCase()} holds ${where}`,
           params: scoped({ [kind]: S.HolderId }),
           query: S.NoQuery,
@@ -192,6 +221,8 @@ export const routes: Route[] = [
         {
           method: 'DELETE',
           path: `${base}/${kind}s/{${kind}}/allocations`,
+          operationId: id('release', `${kind === 'vm' ? 'Vm' : 'Vip'}Allocations`),
+          tag: 'Holders',
           summary: `Release everything a ${kind.toUpperCase()} holds ${where}`,
           params: scoped({ [kind]: S.HolderId }),
           query: S.NoQuery,
@@ -206,6 +237,8 @@ export const routes: Route[] = [
   {
     method: 'PUT',
     path: '/v1/clouds/{cloud}/limits',
+    operationId: 'setLimits',
+    tag: 'Limits',
     summary: "Set the cloud's per-zone limits on the addresses a zone's pools may span (cloud-wide admins only; {zones: {}} turns them off)",
     params: P.cloud,
     query: S.NoQuery,
@@ -218,6 +251,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/clouds/{cloud}/limits',
+    operationId: 'getLimits',
+    tag: 'Limits',
     summary: "The cloud's per-zone limits",
     params: P.cloud,
     query: S.NoQuery,
