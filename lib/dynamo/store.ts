@@ -1,6 +1,12 @@
 /**
  * The Store on DynamoDB. Every change is one conditional write or one transaction;
  * nothing is locked in process, so any number of Lambdas may allocate at once.
+ *
+ * About 530 lines, one class, on purpose: it is the one implementation of the one Store port, and its
+ * transactions cross aggregates (an allocation writes chunk, allocation, claim and shard items; a
+ * topology change fences the cloud and every shard), so a split by aggregate would cut those
+ * transactions across files. Item shapes, keys and update expressions live in entities/ and keys.ts;
+ * what remains here is the access patterns and their cancellation outcomes.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
