@@ -5,7 +5,8 @@
 import type { Context } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../lib/api/lambda.js';
-import { tracingEnabled } from '../lib/runtime/tracer.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { traced, tracingEnabled } from '../lib/runtime/tracer.js';
 
 const context = { functionName: 'ipam-api', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:ipam-api', memoryLimitInMB: '512', awsRequestId: 'lambda-req-42', logGroupName: '/aws/lambda/ipam-api', logStreamName: 's', callbackWaitsForEmptyEventLoop: true } as unknown as Context;
 const event = { httpMethod: 'GET', path: '/v1/clouds/c/zones/z/pools/p', headers: {}, multiValueHeaders: {}, queryStringParameters: null, multiValueQueryStringParameters: null, body: null, isBase64Encoded: false, requestContext: { requestId: 'api-req-7', identity: {} } } as never;
@@ -38,5 +39,21 @@ describe('the tracer', () => {
     expect(tracingEnabled({ AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000' })).toBe(false);
     expect(tracingEnabled({ AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000' })).toBe(true);
     expect(tracingEnabled({ AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000', POWERTOOLS_TRACE_ENABLED: 'false' })).toBe(false);
+  });
+
+  it('captures a DynamoDB client (X-Ray middleware on its stack) when tracing is on', async () => {
+    const env = { AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' };
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const client = new DynamoDBClient({ region: 'us-east-1' });
+      expect(client.middlewareStack.identify().some((n) => /xray/i.test(n))).toBe(false);
+      const same = await traced(client, { ...process.env, ...env });
+      expect(same).toBe(client);
+      expect(client.middlewareStack.identify().some((n) => /xray/i.test(n))).toBe(true);
+      client.destroy();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    }
   });
 });
