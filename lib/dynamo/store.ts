@@ -31,9 +31,6 @@ import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, dynamoValue, E
 import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
 
-// The entities lived here; importers of the store keep finding them.
-export { AllocationEntity, ChunkEntity, dynamoValue, PoolEntity } from './entities/index.js';
-
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** The document client the store speaks through, on a new client from `config` or on `client` (e.g. a traced one). */

@@ -1,5 +1,5 @@
 /** Every item type of the table, one entity each (keys from ../keys.ts). docs/design.md lists them. */
-export { dynamoItem, dynamoValue, ITEM_TYPES, type Item, type ItemType } from './item.js';
+export { dynamoItem, dynamoValue, type Item } from './item.js';
 export { AllocationEntity, TOMBSTONE_SECONDS } from './allocation.js';
 export { blockAttr, ChunkEntity, quarantineAttr } from './chunk.js';
 export { ClaimEntity, type Claim } from './claim.js';

@@ -5,10 +5,6 @@
  */
 export type Item = Record<string, any>;
 
-/** The `type` attribute of each item; the stream consumer and repair tell items apart by it. */
-export const ITEM_TYPES = ['cloud', 'limits', 'pool', 'shard', 'chunk', 'allocation', 'held', 'environment'] as const;
-export type ItemType = (typeof ITEM_TYPES)[number];
-
 /**
  * User-keyed maps (tags, metadata at any depth, environment slots) as the marshaller can take them.
  * @aws-sdk/util-dynamodb decides "plain object" by `value.constructor.name === 'Object'`, so an object
