@@ -2,12 +2,11 @@
  * API Gateway REST proxy events in, proxy results out. The local service calls this same
  * function with events it builds after verifying the SigV4 signature itself.
  */
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { AUTH_QUERY_PARAMS, isPresignedQuery } from '../auth/sigv4.js';
-import type { Ipam } from '../engine/ipam.js';
-import { logger } from '../runtime/services.js';
+import { logger } from '../runtime/logger.js';
 import { json, problem, type ApiRequest } from './http.js';
-import { routes as coreRoutes, Router } from './routes.js';
+import { routes as coreRoutes, Router, type Services } from './routes.js';
 import { environmentRoutes } from './routes-environments.js';
 import { integrationRoutes } from './routes-integrations.js';
 
@@ -42,12 +41,18 @@ export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
   };
 }
 
-export function createApiHandler(ipam: () => Ipam) {
-  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+/**
+ * The API's Lambda handler over the services `services` gives (built once, at the composition root).
+ * With a Lambda `context` (on AWS), log lines carry its request id and cold start; the local service
+ * calls it without one.
+ */
+export function createApiHandler(services: () => Services | Promise<Services>) {
+  return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
+    if (context) logger.addContext(context);
     const req = toApiRequest(event);
     let res;
     try {
-      res = await router.handle(ipam(), req);
+      res = await router.handle(await services(), req);
     } catch (e) {
       logger.error('unhandled error', { error: e as Error, method: req.method, path: req.path, requestId: req.requestId });
       res = problem(500, `internal error; quote request id ${req.requestId}`);

@@ -4,14 +4,20 @@
  */
 import * as z from 'zod';
 import type { ZodType } from 'zod';
+import type { Environments } from '../engine/environments.js';
 import type { Ipam } from '../engine/ipam.js';
-import type { Allocation as AllocationModel, CallContext, PoolView } from '../core/model.js';
+import { holderOf, type Allocation as AllocationModel, type CallContext, type PoolView } from '../core/model.js';
 import { empty, errorResponse, json, MAX_BODY_BYTES, problem, type ApiRequest, type ApiResponse } from './http.js';
 import * as S from './schemas.js';
 import { checkNoReservedKey } from '../core/validate.js';
 
-export interface RouteContext {
+/** What the routes work on, built once per process at the composition root (lib/runtime/ipam.ts). */
+export interface Services {
   ipam: Ipam;
+  environments: Environments;
+}
+
+export interface RouteContext extends Services {
   params: Record<string, string>;
   query: any;
   body: any;
@@ -50,8 +56,6 @@ export function poolOut(p: PoolView) {
 }
 
 export const allocationOut = (a: AllocationModel) => a;
-
-const holderOfBody = (b: { vm?: string; vip?: string }) => (b.vm !== undefined ? { kind: 'vm' as const, id: b.vm } : { kind: 'vip' as const, id: b.vip! });
 
 export const routes: Route[] = [
   {
@@ -135,7 +139,7 @@ export const routes: Route[] = [
     responses: { 201: { description: 'allocated', schema: S.Allocation }, 200: { description: 'the holder already had it', schema: S.Allocation }, ...problems(400, 404, 409, 503) },
     async handle({ ipam, params, body, call }) {
       const { vm: _vm, vip: _vip, ...rest } = body;
-      const r = await ipam.allocate({ cloud: params.cloud!, zone: params.zone!, pool: params.pool!, holder: holderOfBody(body), ...rest }, call);
+      const r = await ipam.allocate({ cloud: params.cloud!, zone: params.zone!, pool: params.pool!, holder: holderOf(body), ...rest }, call);
       return json(r.created ? 201 : 200, r.allocation);
     },
   },
@@ -296,7 +300,7 @@ export class Router {
     return { allowed };
   }
 
-  async handle(ipam: Ipam, req: ApiRequest): Promise<ApiResponse> {
+  async handle(services: Services, req: ApiRequest): Promise<ApiResponse> {
     try {
       const segments = splitPath(req.path);
       if (!segments) return problem(400, 'the path is not a valid URL path', 'InvalidInput');
@@ -324,7 +328,7 @@ export class Router {
         checkNoReservedKey(parsed); // before zod, which would drop the key silently
         body = route.body.parse(parsed);
       }
-      return await route.handle({ ipam, params: p as Record<string, string>, query: q, body, call: { principal: req.principal, requestId: req.requestId }, req });
+      return await route.handle({ ...services, params: p as Record<string, string>, query: q, body, call: { principal: req.principal, requestId: req.requestId }, req });
     } catch (e) {
       const r = errorResponse(e);
       if (r) return r;

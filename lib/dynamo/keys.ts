@@ -17,19 +17,23 @@ export function parseBaseKey(k: string): { family: Family; base: bigint } {
   const [f, hex] = k.split(':');
   return { family: Number(f) as Family, base: BigInt('0x' + hex) };
 }
-const offsetKey = (o: number) => o.toString(16).padStart(2, '0');
+/** Two hex digits: an offset inside a chunk, in keys and in the chunk item's per-offset attributes. */
+export const offsetKey = (o: number) => o.toString(16).padStart(2, '0');
+
+/** The key prefixes, for code that recognises an item by its keys (the stream consumer, repair). */
+export const PREFIX = { cloud: 'CLOUD#', pool: 'POOL#', chunk: 'CHUNK#', chunkMeta: 'META#', allocation: 'ADDR#' } as const;
 
 export const keys = {
-  cloud: (cloud: string) => ({ pk: `CLOUD#${cloud}`, sk: '#META' }),
-  limits: (cloud: string) => ({ pk: `CLOUD#${cloud}`, sk: '#LIMITS' }),
-  pool: (cloud: string, zone: string, name: string) => ({ pk: `CLOUD#${cloud}`, sk: `POOL#${zone}#${name}` }),
-  poolPrefix: (cloud: string) => ({ pk: `CLOUD#${cloud}`, skPrefix: 'POOL#' }),
+  cloud: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#META' }),
+  limits: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#LIMITS' }),
+  pool: (cloud: string, zone: string, name: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: `${PREFIX.pool}${zone}#${name}` }),
+  poolPrefix: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, skPrefix: PREFIX.pool }),
   shard: (poolUid: string, k: number) => ({ pk: `SHARD#${poolUid}#${k}`, sk: 'SHARD' }),
-  chunkPk: (cloud: string, family: Family, base: bigint) => `CHUNK#${cloud}#${baseKey(family, base)}`,
-  chunkMeta: (cloud: string, family: Family, base: bigint, poolUid: string) => ({ pk: keys.chunkPk(cloud, family, base), sk: `META#${poolUid}` }),
+  chunkPk: (cloud: string, family: Family, base: bigint) => `${PREFIX.chunk}${cloud}#${baseKey(family, base)}`,
+  chunkMeta: (cloud: string, family: Family, base: bigint, poolUid: string) => ({ pk: keys.chunkPk(cloud, family, base), sk: `${PREFIX.chunkMeta}${poolUid}` }),
   poolChunksGsi: (poolUid: string, family: Family, base: bigint) => ({ gsi2pk: `POOLCHUNKS#${poolUid}`, gsi2sk: baseKey(family, base) }),
-  allocation: (cloud: string, family: Family, value: bigint) => ({ pk: keys.chunkPk(cloud, family, chunkBaseOf(value)), sk: `ADDR#${offsetKey(offsetIn(value))}` }),
-  allocationSk: (offset: number) => `ADDR#${offsetKey(offset)}`,
+  allocation: (cloud: string, family: Family, value: bigint) => ({ pk: keys.chunkPk(cloud, family, chunkBaseOf(value)), sk: keys.allocationSk(offsetIn(value)) }),
+  allocationSk: (offset: number) => `${PREFIX.allocation}${offsetKey(offset)}`,
   holderGsi: (cloud: string, h: Holder) => `HOLDER#${cloud}#${h.kind}#${h.id}`,
   environment: (cloud: string, name: string) => ({ pk: `ENV#${cloud}#${name}`, sk: 'ENV' }),
   held: (poolUid: string, h: Holder, name: string) => ({ pk: `HELD#${poolUid}#${h.kind}#${h.id}#${name}`, sk: 'HELD' }),

@@ -14,11 +14,10 @@
 import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { parseRange } from '../core/ip.js';
 import type { Family } from '../core/ip.js';
-import { ChunkEntity, type DynamoStore } from './store.js';
+import type { DynamoStore } from './store.js';
 import { CHUNK_SIZE } from '../core/chunk.js';
-import { chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
-
-type Item = Record<string, any>;
+import { AllocationEntity, ChunkEntity, ClaimEntity, ShardEntity, type Item } from './entities/index.js';
+import { chunkBaseOf, offsetIn, parseBaseKey, PREFIX } from './keys.js';
 
 export interface RepairReport {
   pools: number;
@@ -43,7 +42,7 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
       if (i.type === 'pool') pools.set(i.uid, i);
       else if (i.type === 'shard') (shards.get(i.poolUid) ?? shards.set(i.poolUid, []).get(i.poolUid)!).push(i);
       else if (i.type === 'chunk') chunks.set(`${i.pk}|${i.sk}`, i);
-      else if (i.type === 'allocation' && i.state === 'allocated') allocations.push(i);
+      else if (i.type === 'allocation' && AllocationEntity.isAllocated(i)) allocations.push(i);
       else if (i.type === 'held') claims.set(i.pk, i);
     }
     start = r.LastEvaluatedKey;
@@ -61,16 +60,16 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     const r = parseRange(a.cidr);
     allocatedPerPool.set(a.poolUid, (allocatedPerPool.get(a.poolUid) ?? 0n) + (r.end - r.start + 1n));
     for (let base = chunkBaseOf(r.start); base <= r.end; base += CHUNK_SIZE) {
-      const k = `${keys.chunkMeta(a.cloud, family, base, a.poolUid).pk}|${keys.chunkMeta(a.cloud, family, base, a.poolUid).sk}`;
+      const key = ChunkEntity.key({ cloud: a.cloud, family, uid: a.poolUid }, base);
+      const k = `${key.pk}|${key.sk}`;
       const w = wantUsed.get(k) ?? wantUsed.set(k, { pool, base, used: new Set(), blocks: new Map() }).get(k)!;
       const from = r.start > base ? r.start : base;
-      const to = r.end < base + 255n ? r.end : base + 255n;
+      const to = r.end < base + CHUNK_SIZE - 1n ? r.end : base + CHUNK_SIZE - 1n;
       for (let v = from; v <= to; v++) w.used.add(offsetIn(v));
       if (r.end > r.start) w.blocks.set(offsetIn(from), a.cidr);
     }
-    const holder = a.vm !== undefined ? { kind: 'vm' as const, id: a.vm } : { kind: 'vip' as const, id: a.vip };
-    const claimKey = keys.held(a.poolUid, holder, a.name);
-    wantClaims.set(claimKey.pk, { ...claimKey, type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: a.poolUid, address: a.address, family: a.family });
+    const claim = ClaimEntity.toItem(AllocationEntity.fromItem(a), a.poolUid);
+    wantClaims.set(claim.pk, claim);
   }
 
   // Chunks: used = allocated offsets + quarantined offsets; nothing else.
@@ -84,14 +83,13 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     const same = state && state.used.size === used.size && [...used].every((o) => state.used.has(o));
     if (same) continue;
     const [pk, sk] = k.split('|') as [string, string];
-    const poolItem = want?.pool ?? pools.get(sk.slice('META#'.length));
+    const poolItem = want?.pool ?? pools.get(sk.slice(PREFIX.chunkMeta.length));
     if (!poolItem) continue;
     const base = want?.base ?? parseBaseKey(pk.slice(pk.lastIndexOf('#') + 1)).base;
-    const item: Item = { ...(have ?? {}), pk, sk, ...keys.poolChunksGsi(poolItem.uid, poolItem.family, base), type: 'chunk', poolUid: poolItem.uid, cloud: poolItem.cloud, ver: (Number(have?.ver ?? 0) || 0) + 1 };
-    for (const a of Object.keys(item)) if (a.startsWith('b_')) delete item[a];
-    for (const [o, cidr] of want?.blocks ?? []) item[`b_${o.toString(16).padStart(2, '0')}`] = cidr;
-    if (used.size) item.used = used;
-    else delete item.used;
+    // Quarantine attributes (and anything else) carried over; used and blocks rebuilt.
+    const kept: Item = { ...(have ?? {}) };
+    for (const a of Object.keys(kept)) if (a === 'used' || ChunkEntity.isBlockAttr(a)) delete kept[a];
+    const item: Item = { ...kept, ...ChunkEntity.toItem(poolItem as { cloud: string; family: Family; uid: string }, base, { used, blocks: want?.blocks ?? new Map(), version: (Number(have?.ver ?? 0) || 0) + 1 }), pk, sk };
     await doc.send(new PutCommand({ TableName: table, Item: item }));
     report.chunksFixed++;
   }
@@ -129,7 +127,7 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
       await doc.send(
         new UpdateCommand({
           TableName: table,
-          Key: keys.shard(uid, k),
+          Key: ShardEntity.key(uid, k),
           UpdateExpression: 'SET allocated = :n, epoch = :e, #t = :type, poolUid = :uid, #i = :k, lastChange = :now ADD seq :one',
           ExpressionAttributeNames: { '#t': 'type', '#i': 'index' },
           ExpressionAttributeValues: { ':n': k === 0 ? want : 0n, ':e': pool.epoch, ':type': 'shard', ':uid': uid, ':k': k, ':now': Date.now(), ':one': 1 },

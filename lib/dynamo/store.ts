@@ -1,6 +1,12 @@
 /**
  * The Store on DynamoDB. Every change is one conditional write or one transaction;
  * nothing is locked in process, so any number of Lambdas may allocate at once.
+ *
+ * About 530 lines, one class, on purpose: it is the one implementation of the one Store port, and its
+ * transactions cross aggregates (an allocation writes chunk, allocation, claim and shard items; a
+ * topology change fences the cloud and every shard), so a split by aggregate would cut those
+ * transactions across files. Item shapes, keys and update expressions live in entities/ and keys.ts;
+ * what remains here is the access patterns and their cancellation outcomes.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
@@ -21,121 +27,19 @@ import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from './table.js';
 import { parseAddress, type Family } from '../core/ip.js';
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
 import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../engine/store.js';
-import { baseKey, chunkBaseOf, keys, offsetIn, parseBaseKey } from './keys.js';
+import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, dynamoValue, EnvironmentEntity, LimitsEntity, PoolEntity, ShardEntity, type Item } from './entities/index.js';
+import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
 
-type Item = Record<string, any>;
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** Released allocations stay as tombstones (history, stream old image) this long. */
-const TOMBSTONE_SECONDS = 30 * 24 * 3600;
-
-export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(config), {
+/** The document client the store speaks through, on a new client from `config` or on `client` (e.g. a traced one). */
+export function documentClient(config: DynamoDBClientConfig | DynamoDBClient = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(config instanceof DynamoDBClient ? config : new DynamoDBClient(config), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: (s: string) => (Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s)) },
   });
 }
-
-// ---------- entities: item <-> domain ----------
-
-/**
- * User-keyed maps (tags, metadata at any depth, environment slots) as the marshaller can take them.
- * @aws-sdk/util-dynamodb decides "plain object" by `value.constructor.name === 'Object'`, so an object
- * with its own `constructor` key ({"constructor": "x"}) is refused as a class instance, and it builds
- * maps by assignment. A `Map` is marshalled by its entries alone: every key is data. (`__proto__` is
- * refused at the edge, see checkNoReservedKey: it is lost by the SDK's wire serializer as well.)
- */
-export function dynamoValue(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(dynamoValue);
-  if (v !== null && typeof v === 'object') {
-    const proto = Object.getPrototypeOf(v);
-    if (proto === Object.prototype || proto === null) return new Map(Object.keys(v).map((k) => [k, dynamoValue((v as Record<string, unknown>)[k])]));
-  }
-  return v;
-}
-
-/** An item whose attribute values are marshal-safe (the item itself stays a plain object of attributes). */
-function dynamoItem(item: Item): Item {
-  const out: Item = {};
-  for (const k of Object.keys(item)) out[k] = dynamoValue(item[k]);
-  return out;
-}
-
-const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy', 'requestId'] as const;
-
-export const PoolEntity = {
-  toItem(p: Pool): Item {
-    return dynamoItem({ ...keys.pool(p.cloud, p.zone, p.name), type: 'pool', ...p });
-  },
-  fromItem(i: Item): Pool {
-    const out: Item = {};
-    for (const f of POOL_FIELDS) if (i[f] !== undefined) out[f] = i[f];
-    out.ranges ??= [];
-    out.exclude ??= [];
-    out.tags ??= {};
-    out.metadata ??= {};
-    return out as Pool;
-  },
-};
-
-const ALLOCATION_FIELDS = ['cloud', 'zone', 'pool', 'address', 'cidr', 'prefixLength', 'family', 'vm', 'vip', 'name', 'mac', 'hostname', 'tags', 'metadata', 'allocatedAt', 'allocatedBy', 'requestId', 'updatedAt', 'updatedBy', 'version'] as const;
-
-export const AllocationEntity = {
-  toItem(a: Allocation, pool: Pool, value: bigint): Item {
-    const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
-    return dynamoItem({
-      ...keys.allocation(a.cloud, a.family, value),
-      type: 'allocation',
-      state: 'allocated',
-      poolUid: pool.uid,
-      ...a,
-      gsi1pk: keys.holderGsi(a.cloud, holder),
-      gsi1sk: `${a.zone}#${a.pool}#${a.name}#${a.address}`,
-    });
-  },
-  fromItem(i: Item): Allocation {
-    const out: Item = {};
-    for (const f of ALLOCATION_FIELDS) if (i[f] !== undefined) out[f] = i[f];
-    out.tags ??= {};
-    out.metadata ??= {};
-    return out as Allocation;
-  },
-};
-
-export const ChunkEntity = {
-  fromItem(i: Item | undefined): ChunkState | undefined {
-    if (!i) return undefined;
-    const used = new Set<number>();
-    const raw = i.used;
-    if (raw instanceof Set) for (const v of raw) used.add(Number(v));
-    const quarantine = new Map<number, number>();
-    const blocks = new Map<number, string>();
-    for (const [k, v] of Object.entries(i)) {
-      if (k.startsWith('q_')) quarantine.set(parseInt(k.slice(2), 16), Number(v));
-      else if (k.startsWith('b_')) blocks.set(parseInt(k.slice(2), 16), String(v));
-    }
-    return { used, quarantine, blocks, version: i.ver === undefined ? undefined : Number(i.ver) };
-  },
-};
-
-/**
- * The allocation item's condition: the address is free in the whole cloud, i.e. never allocated, or
- * released and out of the quarantine its tombstone carries (set by whichever pool released it, so a
- * deleted pool's quarantine binds the next pool over the same space, in any zone).
- */
-function allocationPut(item: Item, now: number): NonNullable<TxItem['Put']> {
-  return {
-    TableName: '',
-    Item: item,
-    ConditionExpression: 'attribute_not_exists(pk) OR (#st = :released AND (attribute_not_exists(#qu) OR #qu <= :now))',
-    ExpressionAttributeNames: { '#st': 'state', '#qu': 'quarantineUntil' },
-    ExpressionAttributeValues: { ':released': 'released', ':now': now },
-  };
-}
-
-const qAttr = (o: number) => `q_${o.toString(16).padStart(2, '0')}`;
-const bAttr = (o: number) => `b_${o.toString(16).padStart(2, '0')}`;
 
 function cancellation(e: unknown): { Code?: string; Item?: Record<string, any> }[] | undefined {
   const err = e as { name?: string; CancellationReasons?: { Code?: string; Item?: Record<string, any> }[] };
@@ -192,15 +96,15 @@ export class DynamoStore implements Store {
     let limits: CloudLimits | undefined;
     const pools: Pool[] = [];
     for await (const i of this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.cloud(cloud).pk }, ConsistentRead: true })) {
-      if (i.type === 'cloud') cloudVersion = Number(i.version);
+      if (i.type === 'cloud') cloudVersion = CloudEntity.fromItem(i).version;
       else if (i.type === 'pool') pools.push(PoolEntity.fromItem(i));
-      else if (i.type === 'limits') limits = { zones: i.zones as CloudLimits['zones'] };
+      else if (i.type === 'limits') limits = LimitsEntity.fromItem(i);
     }
     return { cloudVersion, pools, ...(limits ? { limits } : {}) };
   }
 
   async putLimits(cloud: string, limits: CloudLimits, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'> {
-    const item = { ...keys.limits(cloud), type: 'limits', cloud, zones: limits.zones, updatedAt: new Date().toISOString(), updatedBy: by.principal, ...(by.requestId ? { requestId: by.requestId } : {}) };
+    const item = LimitsEntity.toItem(cloud, limits, by);
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: this.table, Item: item } }, this.cloudFence(cloud, cloudVersion)] }));
       await this.settled(keys.limits(cloud));
@@ -217,16 +121,7 @@ export class DynamoStore implements Store {
   }
 
   private cloudFence(cloud: string, cloudVersion: number): TxItem {
-    return {
-      Update: {
-        TableName: this.table,
-        Key: keys.cloud(cloud),
-        UpdateExpression: 'SET #v = :next, #t = :type, cloud = :cloud, changedAt = :now',
-        ConditionExpression: cloudVersion === 0 ? 'attribute_not_exists(pk)' : '#v = :cur',
-        ExpressionAttributeNames: { '#v': 'version', '#t': 'type' },
-        ExpressionAttributeValues: { ':next': cloudVersion + 1, ':type': 'cloud', ':cloud': cloud, ':now': Date.now(), ...(cloudVersion === 0 ? {} : { ':cur': cloudVersion }) },
-      },
-    };
+    return { Update: { TableName: this.table, ...CloudEntity.fence(cloud, cloudVersion) } };
   }
 
   async createPool(pool: Pool, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'> {
@@ -235,7 +130,7 @@ export class DynamoStore implements Store {
       this.cloudFence(pool.cloud, cloudVersion),
     ];
     for (let k = 0; k < pool.shards; k++) {
-      items.push({ Put: { TableName: this.table, Item: { ...keys.shard(pool.uid, k), type: 'shard', poolUid: pool.uid, index: k, allocated: 0, seq: 0, epoch: pool.epoch } } });
+      items.push({ Put: { TableName: this.table, Item: ShardEntity.toItem(pool.uid, k, pool.epoch) } });
     }
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -305,7 +200,7 @@ export class DynamoStore implements Store {
 
   async readShards(pool: Pool): Promise<ShardState[]> {
     const items = await this.batchGet(Array.from({ length: pool.shards }, (_, k) => keys.shard(pool.uid, k)));
-    return items.map((i) => ({ index: Number(i.index), allocated: BigInt(i.allocated), seq: Number(i.seq), epoch: Number(i.epoch) })).sort((a, b) => a.index - b.index);
+    return items.map(ShardEntity.fromItem).sort((a, b) => a.index - b.index);
   }
 
   // ---------- chunks ----------
@@ -336,74 +231,7 @@ export class DynamoStore implements Store {
   }
 
   private chunkUpdate(pool: Pool, ch: ChunkChange, mode: 'allocate' | 'release', quarantineUntil = 0): TxItem {
-    const names: Record<string, string> = { '#ver': 'ver' };
-    const values: Record<string, unknown> = { ':one': 1 };
-    const sets: string[] = [];
-    const removes: string[] = [];
-    const adds: string[] = ['#ver :one'];
-    const deletes: string[] = [];
-    const conds: string[] = [];
-    const gsi = keys.poolChunksGsi(pool.uid, pool.family, ch.base);
-    sets.push('gsi2pk = :g2pk', 'gsi2sk = :g2sk', '#type = :chunk', 'poolUid = :uid', 'cloud = :cloud');
-    Object.assign(names, { '#type': 'type' });
-    Object.assign(values, { ':g2pk': gsi.gsi2pk, ':g2sk': gsi.gsi2sk, ':chunk': 'chunk', ':uid': pool.uid, ':cloud': pool.cloud });
-    const fresh = ch.offsets.filter((o) => !ch.reuse?.has(o));
-    if (mode === 'allocate') {
-      if (fresh.length > 0) {
-        values[':oset'] = new Set(fresh);
-        adds.push('#used :oset');
-      }
-      if (ch.expectVersion === null) conds.push('attribute_not_exists(#ver)');
-      else if (ch.expectVersion !== undefined) {
-        conds.push('#ver = :ev');
-        values[':ev'] = ch.expectVersion;
-      } else {
-        fresh.forEach((o, i) => {
-          conds.push(`NOT contains(#used, :o${i})`);
-          values[`:o${i}`] = o;
-        });
-      }
-      let i = 0;
-      for (const [o, until] of ch.reuse ?? []) {
-        const n = `#q${i}`;
-        names[n] = qAttr(o);
-        values[`:q${i}`] = until;
-        if (ch.expectVersion === undefined) conds.push(`${n} = :q${i}`);
-        removes.push(n);
-        i++;
-      }
-      if (ch.blockCidr !== undefined) {
-        names['#blk'] = bAttr(ch.offsets[0]!);
-        values[':blk'] = ch.blockCidr;
-        sets.push('#blk = :blk');
-      }
-    } else {
-      if (quarantineUntil > 0 && ch.offsets.length === 1) {
-        names['#q'] = qAttr(ch.offsets[0]!);
-        values[':until'] = quarantineUntil;
-        sets.push('#q = :until');
-      } else {
-        values[':oset'] = new Set(ch.offsets);
-        deletes.push('#used :oset');
-      }
-      if (ch.blockCidr !== undefined) {
-        names['#blk'] = bAttr(ch.offsets[0]!);
-        removes.push('#blk');
-      }
-    }
-    if ([...adds, ...deletes, ...conds].some((x) => x.includes('#used'))) names['#used'] = 'used';
-    const expr = [`SET ${sets.join(', ')}`, `ADD ${adds.join(', ')}`, removes.length ? `REMOVE ${removes.join(', ')}` : '', deletes.length ? `DELETE ${deletes.join(', ')}` : ''].filter(Boolean).join(' ');
-    return {
-      Update: {
-        TableName: this.table,
-        Key: keys.chunkMeta(pool.cloud, pool.family, ch.base, pool.uid),
-        UpdateExpression: expr,
-        ConditionExpression: conds.length ? conds.join(' AND ') : undefined,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
+    return { Update: { TableName: this.table, ...ChunkEntity.update(pool, ch, mode, quarantineUntil) } };
   }
 
   // ---------- allocations ----------
@@ -412,14 +240,13 @@ export class DynamoStore implements Store {
     const { pool, allocation: a } = c;
     const now = c.now ?? Date.now();
     const value = c.chunks[0]!.base + BigInt(c.chunks[0]!.offsets[0]!);
-    const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
     const items: TxItem[] = [
       ...c.chunks.map((ch) => this.chunkUpdate(pool, ch, 'allocate')),
-      { Put: { ...allocationPut(AllocationEntity.toItem(a, pool, value), now), TableName: this.table, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+      { Put: { TableName: this.table, Item: AllocationEntity.toItem(a, pool, value), ...AllocationEntity.freeCondition(now), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
       {
         Put: {
           TableName: this.table,
-          Item: { ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family },
+          Item: ClaimEntity.toItem(a, pool.uid),
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
@@ -444,15 +271,15 @@ export class DynamoStore implements Store {
       const n = c.chunks.length;
       const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
       if (failed(n + 1)) {
-        const held = rawItem(reasons[n + 1]?.Item);
+        const raw = rawItem(reasons[n + 1]?.Item);
+        const held = raw ? ClaimEntity.fromItem(raw) : undefined;
         return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, parseAddress(held.address).value) : undefined };
       }
       if (failed(n + 2)) return { ok: false, reason: 'epoch' };
       for (let i = 0; i < n; i++) if (failed(i)) return { ok: false, reason: 'chunk', base: c.chunks[i]!.base, state: ChunkEntity.fromItem(rawItem(reasons[i]?.Item)) };
       if (failed(n)) {
-        const old = rawItem(reasons[n]?.Item);
-        const until = Number(old?.quarantineUntil);
-        if (old?.state === 'released' && until > now) return { ok: false, reason: 'quarantined', value, until };
+        const until = AllocationEntity.quarantinedUntil(rawItem(reasons[n]?.Item), now);
+        if (until !== undefined) return { ok: false, reason: 'quarantined', value, until };
         return { ok: false, reason: 'taken' };
       }
       return { ok: false, reason: 'contention' };
@@ -463,10 +290,9 @@ export class DynamoStore implements Store {
     const { pool } = c;
     const items: TxItem[] = [this.chunkUpdate(pool, c.chunk, 'allocate')];
     c.allocations.forEach((a, i) => {
-      const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
       items.push(
-        { Put: { ...allocationPut(AllocationEntity.toItem(a, pool, c.chunk.base + BigInt(c.chunk.offsets[i]!)), c.now ?? Date.now()), TableName: this.table } },
-        { Put: { TableName: this.table, Item: { ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family }, ConditionExpression: 'attribute_not_exists(pk)' } },
+        { Put: { TableName: this.table, Item: AllocationEntity.toItem(a, pool, c.chunk.base + BigInt(c.chunk.offsets[i]!)), ...AllocationEntity.freeCondition(c.now ?? Date.now()) } },
+        { Put: { TableName: this.table, Item: ClaimEntity.toItem(a, pool.uid), ConditionExpression: 'attribute_not_exists(pk)' } },
       );
     });
     items.push({
@@ -482,12 +308,10 @@ export class DynamoStore implements Store {
   }
 
   async importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[]): Promise<void> {
-    const gsi = keys.poolChunksGsi(pool.uid, pool.family, base);
-    const puts: Item[] = [{ ...keys.chunkMeta(pool.cloud, pool.family, base, pool.uid), ...gsi, type: 'chunk', poolUid: pool.uid, cloud: pool.cloud, used: new Set(offsets), ver: 1 }];
+    const puts: Item[] = [ChunkEntity.toItem(pool, base, { used: offsets, version: 1 })];
     allocations.forEach((a, i) => {
-      const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
       puts.push(AllocationEntity.toItem(a, pool, base + BigInt(offsets[i]!)));
-      puts.push({ ...keys.held(pool.uid, holder, a.name), type: 'held', cloud: a.cloud, zone: a.zone, pool: a.pool, poolUid: pool.uid, address: a.address, family: a.family });
+      puts.push(ClaimEntity.toItem(a, pool.uid));
     });
     // Transactions of 100 puts, not batch writes: DynamoDB Local commits (and syncs) a batch write per
     // item but a transaction once, so an import loads 1.8x faster there; each group of 100 is all or nothing.
@@ -514,7 +338,6 @@ export class DynamoStore implements Store {
 
   async commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'> {
     const { pool, allocation: a } = c;
-    const holder: Holder = a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! };
     const value = c.chunks[0]!.base + BigInt(c.chunks[0]!.offsets[0]!);
     return this.tx([
       {
@@ -530,15 +353,14 @@ export class DynamoStore implements Store {
             ':at': c.releasedAt,
             ':by': c.releasedBy,
             ':rid': c.requestId ?? null,
-            // The tombstone outlives its quarantine (up to a year) by a day: expiry must not end it early.
-            ':ttl': Math.max(Math.floor(Date.now() / 1000) + TOMBSTONE_SECONDS, Math.ceil(c.quarantineUntil / 1000) + 24 * 3600),
+            ':ttl': AllocationEntity.tombstoneTtl(Date.now(), c.quarantineUntil),
             ...(c.quarantineUntil > 0 ? { ':qu': c.quarantineUntil } : {}),
             ':one': 1,
             ':v': a.version,
           },
         },
       },
-      { Delete: { TableName: this.table, Key: keys.held(pool.uid, holder, a.name), ConditionExpression: 'address = :addr', ExpressionAttributeValues: { ':addr': a.address } } },
+      { Delete: { TableName: this.table, Key: ClaimEntity.key(pool.uid, a), ConditionExpression: 'address = :addr', ExpressionAttributeValues: { ':addr': a.address } } },
       ...c.chunks.map((ch) => this.chunkUpdate(pool, ch, 'release', c.quarantineUntil)),
       {
         Update: {
@@ -554,7 +376,7 @@ export class DynamoStore implements Store {
 
   async getAllocationAt(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
     const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.allocation(cloud, family, value), ConsistentRead: true }));
-    return r.Item && r.Item.state === 'allocated' ? AllocationEntity.fromItem(r.Item) : undefined;
+    return AllocationEntity.isAllocated(r.Item) ? AllocationEntity.fromItem(r.Item!) : undefined;
   }
 
   async blocksCovering(cloud: string, family: Family, value: bigint): Promise<string[]> {
@@ -562,7 +384,7 @@ export class DynamoStore implements Store {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :meta)',
-        ExpressionAttributeValues: { ':pk': keys.chunkPk(cloud, family, chunkBaseOf(value)), ':meta': 'META#' },
+        ExpressionAttributeValues: { ':pk': keys.chunkPk(cloud, family, chunkBaseOf(value)), ':meta': PREFIX.chunkMeta },
         ConsistentRead: true,
       }),
     );
@@ -572,7 +394,7 @@ export class DynamoStore implements Store {
   async getHeld(pool: Pool, holder: Holder, name: string): Promise<Allocation | undefined> {
     const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.held(pool.uid, holder, name), ConsistentRead: true }));
     if (!r.Item) return undefined;
-    return this.getAllocationAt(pool.cloud, pool.family, parseAddress(r.Item.address).value);
+    return this.getAllocationAt(pool.cloud, pool.family, parseAddress(ClaimEntity.fromItem(r.Item).address).value);
   }
 
   async chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]> {
@@ -596,7 +418,7 @@ export class DynamoStore implements Store {
       ExpressionAttributeNames: { '#p': GSI_HOLDER.partitionKey },
       ExpressionAttributeValues: { ':p': keys.holderGsi(cloud, holder) },
     });
-    for await (const i of items) if (i.state === 'allocated') out.push(AllocationEntity.fromItem(i));
+    for await (const i of items) if (AllocationEntity.isAllocated(i)) out.push(AllocationEntity.fromItem(i));
     return out;
   }
 
@@ -639,9 +461,7 @@ export class DynamoStore implements Store {
 
   async getEnvironment(cloud: string, name: string): Promise<EnvironmentRecord | undefined> {
     const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.environment(cloud, name), ConsistentRead: true }));
-    if (!r.Item) return undefined;
-    const { pk: _pk, sk: _sk, type: _t, ...rest } = r.Item;
-    return rest as EnvironmentRecord;
+    return r.Item ? EnvironmentEntity.fromItem(r.Item) : undefined;
   }
 
   async putEnvironment(rec: EnvironmentRecord, expectToken: string | null): Promise<boolean> {
@@ -649,7 +469,7 @@ export class DynamoStore implements Store {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: dynamoItem({ ...keys.environment(rec.cloud, rec.name), type: 'environment', ...rec }),
+          Item: EnvironmentEntity.toItem(rec),
           ConditionExpression: expectToken === null ? 'attribute_not_exists(pk)' : '#tok = :tok',
           ...(expectToken === null ? {} : { ExpressionAttributeNames: { '#tok': 'token' }, ExpressionAttributeValues: { ':tok': expectToken } }),
         }),

@@ -13,7 +13,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
 import type { Ipam } from './ipam.js';
-import type { Allocation, CallContext, Holder } from '../core/model.js';
+import { holderOf, type Allocation, type CallContext, type Holder } from '../core/model.js';
 import type { EnvironmentRecord, Store } from './store.js';
 import { checkName, LIMITS, SLOT_RE } from '../core/validate.js';
 
@@ -100,7 +100,7 @@ export function unitsOf(env: string, spec: EnvironmentSpec): Unit[] {
     if (!Number.isInteger(count) || count < 1) throw invalid(`slot ${slot}: count must be a positive integer`);
     if (count > 1 && s.address !== undefined) throw invalid(`slot ${slot}: a specific address cannot have count ${count}`);
     const base = s.name ?? `${env}.${slot}`;
-    const holder: Holder = s.vm !== undefined ? { kind: 'vm', id: s.vm } : { kind: 'vip', id: s.vip! };
+    const holder: Holder = holderOf(s);
     for (let i = 1; i <= count; i++) {
       units.push({
         slot,

@@ -12,6 +12,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import * as z from 'zod';
+import { PREFIX } from '../dynamo/keys.js';
 
 // ---------------------------------------------------------------- the event
 
@@ -310,8 +311,8 @@ function itemKind(item: Item): 'allocation' | 'pool' | undefined {
   if (item.type !== undefined) return undefined;
   const pk = str(item.pk) ?? '';
   const sk = str(item.sk) ?? '';
-  if (pk.startsWith('CHUNK#') && sk.startsWith('ADDR#')) return 'allocation';
-  if (pk.startsWith('CLOUD#') && sk.startsWith('POOL#')) return 'pool';
+  if (pk.startsWith(PREFIX.chunk) && sk.startsWith(PREFIX.allocation)) return 'allocation';
+  if (pk.startsWith(PREFIX.cloud) && sk.startsWith(PREFIX.pool)) return 'pool';
   return undefined;
 }
 

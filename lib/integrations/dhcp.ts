@@ -18,7 +18,7 @@
  */
 import type { Ipam } from '../engine/ipam.js';
 import { BITS, formatAddress, parseAddress, parseRange } from '../core/ip.js';
-import type { Allocation, Pool } from '../core/model.js';
+import { holderOf, type Allocation, type Pool } from '../core/model.js';
 import { CloudDns } from './dns/zones.js';
 import { checkName } from '../core/validate.js';
 
@@ -113,7 +113,8 @@ async function* subnetReservations(ipam: Ipam, dns: CloudDns, s: DhcpSubnet, ski
 function reservationOf(a: Allocation, dns: CloudDns): Reservation | undefined {
   if (!a.mac || a.family !== 4 || a.prefixLength !== 32) return undefined;
   const hostname = dns.fqdnOf(a) ?? a.hostname?.replace(/\.$/, '');
-  return { mac: a.mac, address: a.address, ...(hostname ? { hostname } : {}), holder: a.vm !== undefined ? `vm:${a.vm}` : `vip:${a.vip}` };
+  const holder = holderOf(a);
+  return { mac: a.mac, address: a.address, ...(hostname ? { hostname } : {}), holder: `${holder.kind}:${holder.id}` };
 }
 
 /**

@@ -12,7 +12,8 @@ import { createApiHandler } from '../api/lambda.js';
 import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 import { repairTable } from '../dynamo/repair.js';
 import { documentClient, DynamoStore } from '../dynamo/store.js';
-import { Ipam } from '../engine/ipam.js';
+import type { Ipam } from '../engine/ipam.js';
+import { compose } from '../runtime/ipam.js';
 import { DEFAULT_TABLE_NAME } from '../dynamo/table.js';
 import { exportSchedulerFromEnv } from '../integrations/export/scheduler.js';
 import { startApiServer } from './server.js';
@@ -102,8 +103,10 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     await repairTable(store, log);
     if (promoted) await rename(path.join(cfg.dataDir, 'replica-status.json'), path.join(cfg.dataDir, `promoted-${Date.now()}.json`));
   }
-  const ipam = new Ipam(store, cfg.groupCommit !== undefined ? { groupCommit: cfg.groupCommit } : {});
-  const handler = createApiHandler(() => ipam);
+  // The composition root of the local service: the engine and Environments, built once over this store.
+  const services = compose(store, cfg.groupCommit !== undefined ? { groupCommit: cfg.groupCommit } : {});
+  const { ipam } = services;
+  const handler = createApiHandler(() => services);
   // The scheduled DNS zone export: to <data dir>/exports/, or to an S3-protocol server when configured.
   const exports = exportSchedulerFromEnv(ipam, cfg.dataDir, process.env, log);
   const api = await startApiServer({

@@ -3,3 +3,4 @@ export * from './clouds.js';
 export * from './object-store.js';
 export * from './scheduler.js';
 export * from './zones.js';
+export * from './handler.js';
