@@ -7,7 +7,7 @@
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { API_VERSION, router } from '../lib/api/lambda.js';
-import type { Ipam } from '../lib/engine/ipam.js';
+import type { Services } from '../lib/api/routes.js';
 
 type Doc = { paths: Record<string, Record<string, Operation>>; components: { responses: Record<string, ResponseObj> } };
 type ResponseObj = { description: string; content?: Record<string, { schema: unknown }>; $ref?: string };
@@ -18,7 +18,7 @@ const validators = new Map<string, ValidateFunction>();
 
 /** The document exactly as GET /v1/openapi.json serves it (the same router; that route touches no table). */
 export async function servedDocument(): Promise<any> {
-  const res = await router.handle(undefined as unknown as Ipam, { method: 'GET', path: '/v1/openapi.json', query: {}, headers: {}, body: null, principal: 'contract', requestId: 'contract' });
+  const res = await router.handle(undefined as unknown as Services, { method: 'GET', path: '/v1/openapi.json', query: {}, headers: {}, body: null, principal: 'contract', requestId: 'contract' });
   if (res.status !== 200) throw new Error(`GET /v1/openapi.json answered ${res.status}`);
   const doc = JSON.parse(res.body);
   if (doc.info.version !== API_VERSION) throw new Error('unexpected document version');

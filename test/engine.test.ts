@@ -553,7 +553,10 @@ describe('group commit', () => {
     const { ipam, calls } = await counted({ groupCommit: 0 });
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.32.0.0/20'] }, ctx);
     await Promise.all(Array.from({ length: 20 }, (_, i) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `s-${i}` } }, ctx)));
-    expect(calls).toMatchObject({ single: 20, group: 0 });
+    // no group ever; one transaction each, plus one more for any allocation that lost a race and retried
+    expect(calls.group).toBe(0);
+    expect(calls.single).toBeGreaterThanOrEqual(20);
+    expect(new Set((await ipam.listAllocations('c', 'z', 'p', { limit: 100 })).items.map((a) => a.address)).size).toBe(20);
   });
 });
 
