@@ -17,6 +17,7 @@ import { Router } from '../lib/api/routes.js';
 import { collect, listZones, zoneFile } from '../lib/integrations/dns/zones.js';
 import { parseReverseZone, reverseName } from '../lib/integrations/dns/names.js';
 import type { Ipam } from '../lib/engine/ipam.js';
+import { Environments } from '../lib/engine/environments.js';
 import { IpamError } from '../lib/core/errors.js';
 import { parseAddress } from '../lib/core/ip.js';
 import { tool } from './tools.js';
@@ -46,6 +47,7 @@ interface Expect {
 }
 
 let ipam: Ipam;
+let environments: Environments;
 /** Every allocation that must resolve: name -> address (A/AAAA) and address -> name (PTR). */
 const named: Expect[] = [];
 
@@ -55,7 +57,9 @@ async function alloc(zone: string, pool: string, vm: string, address: string, ho
 }
 
 beforeAll(async () => {
-  ({ ipam } = await freshIpam());
+  const f = await freshIpam();
+  ({ ipam } = f);
+  environments = new Environments(ipam, f.store);
   await ipam.createPool(CLOUD, 'z1', 'web', { ranges: ['10.20.0.0/23'], dns: { domain: 'Prod.Example.com' } }, ctx);
   await ipam.createPool(CLOUD, 'z1', 'db', { ranges: ['10.30.0.0/24'], dns: { domain: 'example.com' } }, ctx);
   await ipam.createPool(CLOUD, 'z2', 'v6', { ranges: [V6_NET], dns: { domain: 'v6.example.net' } }, ctx);
@@ -251,7 +255,7 @@ describe('serials', () => {
 describe('routes in process', () => {
   const router = new Router(integrationRoutes);
   const call = (p: string, query: Record<string, string> = {}): Promise<ApiResponse> =>
-    router.handle(ipam, { method: 'GET', path: p, query, headers: {}, body: null, principal: 'test', requestId: 'r1' });
+    router.handle({ ipam, environments }, { method: 'GET', path: p, query, headers: {}, body: null, principal: 'test', requestId: 'r1' });
 
   it('lists zones, serves one as text/dns, 404s an unknown zone, 400s a bad name', async () => {
     const list = await call(`/v1/clouds/${CLOUD}/dns/zones`);

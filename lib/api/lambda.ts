@@ -4,10 +4,9 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { AUTH_QUERY_PARAMS, isPresignedQuery } from '../auth/sigv4.js';
-import type { Ipam } from '../engine/ipam.js';
 import { logger } from '../runtime/services.js';
 import { json, problem, type ApiRequest } from './http.js';
-import { routes as coreRoutes, Router } from './routes.js';
+import { routes as coreRoutes, Router, type Services } from './routes.js';
 import { environmentRoutes } from './routes-environments.js';
 import { integrationRoutes } from './routes-integrations.js';
 
@@ -42,12 +41,12 @@ export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
   };
 }
 
-export function createApiHandler(ipam: () => Ipam) {
+export function createApiHandler(services: () => Services) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const req = toApiRequest(event);
     let res;
     try {
-      res = await router.handle(ipam(), req);
+      res = await router.handle(services(), req);
     } catch (e) {
       logger.error('unhandled error', { error: e as Error, method: req.method, path: req.path, requestId: req.requestId });
       res = problem(500, `internal error; quote request id ${req.requestId}`);

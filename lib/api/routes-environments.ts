@@ -2,7 +2,7 @@
  * Environments over HTTP: many addresses in one call, as JSON or as a Heat environment file.
  */
 import * as z from 'zod';
-import { Environments, heatEnvironment, type EnvironmentView } from '../engine/environments.js';
+import { heatEnvironment, type EnvironmentView } from '../engine/environments.js';
 import { LIMITS, SLOT_RE } from '../core/validate.js';
 import { json, text, type ApiRequest } from './http.js';
 import { problems, type Route } from './routes.js';
@@ -68,8 +68,8 @@ export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((
       query: FormatQuery,
       body: scope === 'cloud' ? EnvironmentBody : ZoneEnvironmentBody,
       responses: { 201: { description: 'allocated', schema: EnvironmentOut }, 200: { description: 'already allocated, identical', schema: EnvironmentOut }, ...problems(400, 409, 503) },
-      async handle({ ipam, params: p, query, body, call, req }) {
-        const r = await new Environments(ipam, ipam.store).apply(p.cloud!, p.env!, body, call, p.zone);
+      async handle({ environments, params: p, query, body, call, req }) {
+        const r = await environments.apply(p.cloud!, p.env!, body, call, p.zone);
         return render(req, query.format, r.created ? 201 : 200, r.view);
       },
     },
@@ -80,8 +80,8 @@ export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((
       params,
       query: FormatQuery,
       responses: { 200: { description: 'the environment', schema: EnvironmentOut }, ...problems(400, 404) },
-      async handle({ ipam, params: p, query, req }) {
-        return render(req, query.format, 200, await new Environments(ipam, ipam.store).get(p.cloud!, p.env!, p.zone));
+      async handle({ environments, params: p, query, req }) {
+        return render(req, query.format, 200, await environments.get(p.cloud!, p.env!, p.zone));
       },
     },
     {
@@ -91,8 +91,8 @@ export const environmentRoutes: Route[] = (['cloud', 'zone'] as const).flatMap((
       params,
       query: S.NoQuery,
       responses: { 200: { description: 'what was released', schema: z.object({ released: z.array(S.Allocation) }) }, ...problems(400, 404, 503) },
-      async handle({ ipam, params: p, call }) {
-        return json(200, { released: await new Environments(ipam, ipam.store).release(p.cloud!, p.env!, call, p.zone) });
+      async handle({ environments, params: p, call }) {
+        return json(200, { released: await environments.release(p.cloud!, p.env!, call, p.zone) });
       },
     },
   ];

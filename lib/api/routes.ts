@@ -4,14 +4,20 @@
  */
 import * as z from 'zod';
 import type { ZodType } from 'zod';
+import type { Environments } from '../engine/environments.js';
 import type { Ipam } from '../engine/ipam.js';
 import type { Allocation as AllocationModel, CallContext, PoolView } from '../core/model.js';
 import { empty, errorResponse, json, MAX_BODY_BYTES, problem, type ApiRequest, type ApiResponse } from './http.js';
 import * as S from './schemas.js';
 import { checkNoReservedKey } from '../core/validate.js';
 
-export interface RouteContext {
+/** What the routes run on: built once per process at the composition root (the store stays inside them). */
+export interface Services {
   ipam: Ipam;
+  environments: Environments;
+}
+
+export interface RouteContext extends Services {
   params: Record<string, string>;
   query: any;
   body: any;
@@ -261,7 +267,7 @@ export class Router {
     return { allowed };
   }
 
-  async handle(ipam: Ipam, req: ApiRequest): Promise<ApiResponse> {
+  async handle({ ipam, environments }: Services, req: ApiRequest): Promise<ApiResponse> {
     try {
       const segments = splitPath(req.path);
       if (!segments) return problem(400, 'the path is not a valid URL path', 'InvalidInput');
@@ -289,7 +295,7 @@ export class Router {
         checkNoReservedKey(parsed); // before zod, which would drop the key silently
         body = route.body.parse(parsed);
       }
-      return await route.handle({ ipam, params: p as Record<string, string>, query: q, body, call: { principal: req.principal, requestId: req.requestId }, req });
+      return await route.handle({ ipam, environments, params: p as Record<string, string>, query: q, body, call: { principal: req.principal, requestId: req.requestId }, req });
     } catch (e) {
       const r = errorResponse(e);
       if (r) return r;

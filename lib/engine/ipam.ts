@@ -33,6 +33,7 @@ import {
   type Segment,
 } from '../core/ip.js';
 import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Json, type Page, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from '../core/model.js';
+import { AGAIN, contention, RACED, retrying } from './retry.js';
 import type { ChunkChange, ChunkState, CloudLimits, Store } from './store.js';
 import { checkAllocationName, checkHolderId, checkHostname, checkMetadata, checkName, checkTags, DOMAIN_RE, LIMITS, normalizeMac } from '../core/validate.js';
 
@@ -92,7 +93,6 @@ interface CachedChunk {
   at: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Ipam {
   private readonly shards: number;
@@ -108,7 +108,7 @@ export class Ipam {
   private readonly groups = new Map<string, { queue: Waiting[]; inflight: number }>();
 
   constructor(
-    readonly store: Store,
+    private readonly store: Store,
     opts: EngineOptions = {},
   ) {
     this.shards = opts.shards ?? 16;
@@ -153,7 +153,7 @@ export class Ipam {
       updatedBy: ctx.principal,
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     };
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('creating the pool', this.maxAttempts, async () => {
       const { cloudVersion, pools, limits } = await this.store.listPools(cloud);
       const existing = pools.find((p) => p.zone === zone && p.name === name);
       if (existing) {
@@ -167,9 +167,8 @@ export class Ipam {
         this.remember(pool);
         return { pool: { ...pool, size: pool.size, allocated: '0', free: pool.size }, created: true };
       }
-      await backoff(attempt);
-    }
-    throw contention('creating the pool');
+      return RACED;
+    });
   }
 
   /** The cloud's per-zone limits (`{zones: {}}` when none are set). */
@@ -190,12 +189,10 @@ export class Ipam {
       if (!/^(0|[1-9]\d{0,38})$/.test(l.maxAddresses)) throw invalid(`zones.${zone}.maxAddresses must be a whole number of addresses`);
       zones[zone] = { maxAddresses: l.maxAddresses };
     }
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('setting the limits', this.maxAttempts, async () => {
       const { cloudVersion } = await this.store.listPools(cloud);
-      if ((await this.store.putLimits(cloud, { zones }, cloudVersion, ctx)) === 'ok') return { zones };
-      await backoff(attempt);
-    }
-    throw contention('setting the limits');
+      return (await this.store.putLimits(cloud, { zones }, cloudVersion, ctx)) === 'ok' ? { zones } : RACED;
+    });
   }
 
   async getPool(cloud: string, zone: string, name: string): Promise<PoolView> {
@@ -222,7 +219,7 @@ export class Ipam {
     // Settings that apply from now on (null removes one): other engines see them once their pool cache expires.
     const quarantineSeconds = patch.quarantineSeconds === undefined ? undefined : patch.quarantineSeconds === null ? null : (checkQuarantine(patch.quarantineSeconds) ?? null);
     const dns = patch.dns === undefined ? undefined : patch.dns === null ? null : checkDns(patch.dns)!;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('updating the pool', this.maxAttempts, async () => {
       const prev = await this.requirePool(cloud, zone, name, true);
       const at = new Date(this.now()).toISOString();
       const next: Pool = { ...prev, ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}), updatedAt: at, updatedBy: ctx.principal };
@@ -238,8 +235,7 @@ export class Ipam {
           this.remember(next);
           return this.view(next);
         }
-        await backoff(attempt);
-        continue;
+        return RACED;
       }
       const ranges = editList(prev.ranges, patch.addRanges, patch.removeRanges, 'range');
       const exclude = editList(prev.exclude, patch.addExclude, patch.removeExclude, 'exclude');
@@ -262,13 +258,12 @@ export class Ipam {
         this.remember(next);
         return this.view(next);
       }
-      await backoff(attempt);
-    }
-    throw contention('updating the pool');
+      return RACED;
+    });
   }
 
   async deletePool(cloud: string, zone: string, name: string, ctx: CallContext): Promise<void> {
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('deleting the pool', this.maxAttempts, async () => {
       const pool = await this.requirePool(cloud, zone, name, true);
       const shards = await this.store.readShards(pool);
       const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
@@ -278,9 +273,8 @@ export class Ipam {
         this.poolCache.delete(poolKey(cloud, zone, name));
         return;
       }
-      await backoff(attempt);
-    }
-    throw contention('deleting the pool');
+      return RACED;
+    });
   }
 
   // ======================= allocations =======================
@@ -313,7 +307,7 @@ export class Ipam {
   private async allocateOne(req: AllocateRequest, fields: RecordFields, wanted: ReturnType<typeof parseRequestedAddress> | undefined, ctx: CallContext): Promise<{ allocation: Allocation; created: boolean }> {
     const { holder, name } = fields;
     let refreshPool = false;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('allocating', this.maxAttempts, async () => {
       const pool = await this.requirePool(req.cloud, req.zone, req.pool, refreshPool);
       refreshPool = false;
       if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
@@ -348,10 +342,10 @@ export class Ipam {
       switch (out.reason) {
         case 'holder':
           if (out.existing) return this.repeat(out.existing, req, fields);
-          break;
+          return AGAIN;
         case 'epoch':
           refreshPool = true;
-          break;
+          return AGAIN;
         case 'chunk':
           this.noteChunk(pool, out.base, out.state);
           if (wanted && out.state) {
@@ -360,7 +354,7 @@ export class Ipam {
             const busy = blocked.offsets.find((o) => out.state!.used.has(o) && !((out.state!.quarantine.get(o) ?? Infinity) <= nowMs));
             if (busy !== undefined) throw await this.takenError(pool, out.base + BigInt(busy), out.state);
           }
-          break;
+          return AGAIN;
         case 'quarantined': {
           // Released (by this pool or an earlier one over the same space) and still in quarantine.
           const base = chunkBase(out.value);
@@ -369,16 +363,14 @@ export class Ipam {
           learned.set(Number(out.value - base), out.until);
           this.foreignQuarantine.set(k, learned);
           if (wanted) throw new IpamError('AddressTaken', `${formatAddress(pool.family, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: formatAddress(pool.family, out.value) });
-          break;
+          return AGAIN;
         }
         case 'taken':
         case 'contention':
           for (const ch of plan) this.chunkCache.delete(chunkKey(pool, ch.base));
-          await backoff(attempt);
-          break;
+          return RACED;
       }
-    }
-    throw contention('allocating');
+    });
   }
 
   /**
@@ -521,18 +513,15 @@ export class Ipam {
     onProgress?: (imported: number) => void,
   ): Promise<{ imported: number }> {
     const at = new Date(this.now()).toISOString();
-    let fenced: Pool | undefined;
-    for (let attempt = 0; !fenced; attempt++) {
-      if (attempt === this.maxAttempts) throw contention('starting the import');
+    const fenced = await retrying('starting the import', this.maxAttempts, async () => {
       const start = await this.requirePool(cloud, zone, poolName, true);
       if (start.importing) throw new IpamError('Contention', `pool ${cloud}/${zone}/${poolName} is already being imported`);
       const shards0 = await this.store.readShards(start);
       if (shards0.some((sh) => sh.allocated !== 0n)) throw new IpamError('PoolNotEmpty', `import needs an empty pool; ${cloud}/${zone}/${poolName} holds allocations`);
       const { cloudVersion } = await this.store.listPools(cloud);
       const next: Pool = { ...start, importing: true, epoch: start.epoch + 1, updatedAt: at, updatedBy: ctx.principal };
-      if ((await this.store.replacePoolTopology(start, next, cloudVersion, shards0)) === 'ok') fenced = next;
-      else await backoff(attempt);
-    }
+      return (await this.store.replacePoolTopology(start, next, cloudVersion, shards0)) === 'ok' ? next : RACED;
+    });
     this.remember(fenced);
     const geo = this.geometry(fenced);
     const chunks = chunksOf(geo.segments);
@@ -753,17 +742,15 @@ export class Ipam {
     if (zone !== undefined) checkName('zone', zone);
     const a = parseAddress(address);
     if (guard) checkHolder(guard);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('releasing', this.maxAttempts, async () => {
       const found = await this.findAllocation(cloud, a.family, a.value, zone);
       if (!found) throw new IpamError('AllocationNotFound', `${formatAddress(a.family, a.value)} is not allocated in cloud ${cloud}`, { address });
       if (guard && (guard.kind === 'vm' ? found.vm !== guard.id : found.vip !== guard.id)) {
         // Never name the real holder: the guard is the caller's claim, and a wrong claim must not reveal who holds it.
         throw new IpamError('HolderMismatch', `${found.cidr} is not held by ${holderText(guard)} (it is held by another holder); nothing was released`, { cidr: found.cidr });
       }
-      if ((await this.releaseOne(found, ctx)) === 'ok') return found;
-      await backoff(attempt);
-    }
-    throw contention('releasing');
+      return (await this.releaseOne(found, ctx)) === 'ok' ? found : RACED;
+    });
   }
 
   /** Releases everything the holder holds in the cloud, or with `zone` in that zone only. */
@@ -819,7 +806,7 @@ export class Ipam {
     const hostname = patch.hostname === undefined || patch.hostname === null ? patch.hostname : checkHostname(patch.hostname);
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    return retrying('updating the allocation', this.maxAttempts, async () => {
       const prev = await this.lookup(cloud, address, zone);
       const next: Allocation = { ...prev, version: prev.version + 1, updatedAt: new Date(this.now()).toISOString(), updatedBy: ctx.principal };
       if (ctx.requestId) next.requestId = ctx.requestId;
@@ -831,10 +818,8 @@ export class Ipam {
       // Nothing would change: no write, no version, no security event.
       if (stableJson([next.mac, next.hostname, next.tags, next.metadata]) === stableJson([prev.mac, prev.hostname, prev.tags, prev.metadata])) return prev;
       const pool = await this.requirePool(prev.cloud, prev.zone, prev.pool);
-      if ((await this.store.updateAllocation(pool, prev, next)) === 'ok') return next;
-      await backoff(attempt);
-    }
-    throw contention('updating the allocation');
+      return (await this.store.updateAllocation(pool, prev, next)) === 'ok' ? next : RACED;
+    });
   }
 
   async listAllocations(cloud: string, zone: string, name: string, opts: { limit?: number; cursor?: string } = {}): Promise<Page<Allocation>> {
@@ -856,11 +841,25 @@ export class Ipam {
 
   /** Every allocation of a cloud (optionally one zone or pool), pool by pool in address order, streamed. */
   async *iterateAllocations(cloud: string, filter: { zone?: string; pool?: string } = {}): AsyncIterable<Allocation> {
-    const { pools } = await this.store.listPools(checkName('cloud', cloud));
-    for (const p of pools) {
+    for (const p of await this.poolsOf(cloud)) {
       if ((filter.zone !== undefined && p.zone !== filter.zone) || (filter.pool !== undefined && p.name !== filter.pool)) continue;
-      for await (const base of this.store.poolChunks(p)) yield* await this.store.chunkAllocations(p, base, 0);
+      for await (const batch of this.allocationsIn(p)) yield* batch;
     }
+  }
+
+  /** The pool's allocations chunk by chunk (one batch per chunk), in address order, from the chunk at `from` to the one at `to`. */
+  async *allocationsIn(pool: Pool, from?: bigint, to?: bigint): AsyncIterable<Allocation[]> {
+    for await (const base of this.store.poolChunks(pool, from, to)) yield await this.store.chunkAllocations(pool, base, 0);
+  }
+
+  /** The cloud's pool definitions, without their usage counters (one read). */
+  async poolsOf(cloud: string): Promise<Pool[]> {
+    return (await this.store.listPools(checkName('cloud', cloud))).pools;
+  }
+
+  /** Every cloud that has (or had) pools. A full scan: for the scheduled export, not request paths. */
+  listClouds(): Promise<string[]> {
+    return this.store.listClouds();
   }
 
   /** A clock that moves forward with every change in the cloud (epoch seconds): DNS SOA serials. */
@@ -992,13 +991,6 @@ const poolKey = (cloud: string, zone: string, name: string) => `${cloud}/${zone}
 const chunkKey = (pool: Pool, base: bigint) => `${pool.uid}:${base}`;
 const emptyChunk = (): ChunkState => ({ used: new Set(), quarantine: new Map(), blocks: new Map(), version: undefined });
 
-function contention(what: string) {
-  return new IpamError('Contention', `too much contention while ${what}; retry shortly`);
-}
-
-async function backoff(attempt: number) {
-  await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
-}
 
 function checkHolder(h: Holder | undefined): Holder {
   if (!h || (h.kind !== 'vm' && h.kind !== 'vip')) throw invalid('exactly one of vm or vip is required');

@@ -12,6 +12,7 @@ import { createApiHandler } from '../api/lambda.js';
 import { ensureTable, LOCAL_CREDENTIALS, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 import { repairTable } from '../dynamo/repair.js';
 import { documentClient, DynamoStore } from '../dynamo/store.js';
+import { Environments } from '../engine/environments.js';
 import { Ipam } from '../engine/ipam.js';
 import { DEFAULT_TABLE_NAME } from '../dynamo/table.js';
 import { exportSchedulerFromEnv } from '../integrations/export/scheduler.js';
@@ -103,7 +104,8 @@ export async function startLocalService(cfg: LocalConfig, log: (line: string) =>
     if (promoted) await rename(path.join(cfg.dataDir, 'replica-status.json'), path.join(cfg.dataDir, `promoted-${Date.now()}.json`));
   }
   const ipam = new Ipam(store, cfg.groupCommit !== undefined ? { groupCommit: cfg.groupCommit } : {});
-  const handler = createApiHandler(() => ipam);
+  const environments = new Environments(ipam, store);
+  const handler = createApiHandler(() => ({ ipam, environments }));
   // The scheduled DNS zone export: to <data dir>/exports/, or to an S3-protocol server when configured.
   const exports = exportSchedulerFromEnv(ipam, cfg.dataDir, process.env, log);
   const api = await startApiServer({
