@@ -342,19 +342,20 @@ describe('allocations', () => {
   });
 });
 
-describe('bulk loading', () => {
-  it('packs many allocations per transaction, uniquely, and falls back to one by one on a repeat', async () => {
+describe('bulk loading (group commit: bulkAllocate is gone, concurrent allocate calls are packed)', () => {
+  it('packs many concurrent allocations per transaction, uniquely, and answers a repeat with the same address', async () => {
     const { ipam } = await freshIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.60.0.0/22'], exclude: ['10.60.1.0/25'] }, ctx);
     await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'first' } }, ctx);
     const reqs = Array.from({ length: 500 }, (_, i) => ({ holder: { kind: 'vm' as const, id: `bulk-${i}` }, hostname: `h${i}` }));
-    const got = await ipam.bulkAllocate('c', 'z', 'p', reqs, ctx);
+    const bulk = (rs: typeof reqs) => Promise.all(rs.map(async (r) => (await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', ...r }, ctx)).allocation));
+    const got = await bulk(reqs);
     expect(got).toHaveLength(500);
     expect(new Set(got.map((a) => a.address)).size).toBe(500);
     expect(got.some((a) => a.address.startsWith('10.60.1.') && Number(a.address.split('.')[3]) < 128)).toBe(false);
     expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('501');
     expect((await ipam.lookup('c', got[123]!.address)).vm).toBe('bulk-123');
-    const again = await ipam.bulkAllocate('c', 'z', 'p', reqs.slice(0, 60), ctx);
+    const again = await bulk(reqs.slice(0, 60));
     expect(again.map((a) => a.address)).toEqual(got.slice(0, 60).map((a) => a.address));
     expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('501');
   });

@@ -116,13 +116,13 @@ describe('quarantine is a property of the address in the cloud (issue 12, item 4
   for (const groupCommit of [0, 4]) {
     it(`survives deleting the pool and a new pool over the same space in another zone (group commit ${groupCommit})`, async () => {
       let now = Date.now();
-      const { ipam } = await freshIpam({ now: () => now, groupCommit });
+      const { ipam, store } = await freshIpam({ now: () => now, groupCommit });
       await ipam.createPool('c', 'a', 'old', { ranges: ['10.95.0.0/29'], quarantineSeconds: 3600 }, ctx);
       await ipam.allocate({ cloud: 'c', zone: 'a', pool: 'old', holder: { kind: 'vm', id: 'x' }, address: '10.95.0.3' }, ctx);
       await ipam.release('c', '10.95.0.3', undefined, ctx);
       await ipam.deletePool('c', 'a', 'old', ctx);
       // A new engine too: nothing it knows comes from the old pool's chunk items or a cache.
-      const other = new Ipam(ipam.store, { now: () => now, groupCommit });
+      const other = new Ipam(store, { now: () => now, groupCommit });
       await other.createPool('c', 'b', 'new', { ranges: ['10.95.0.0/29'] }, ctx);
       const asked = await other.allocate({ cloud: 'c', zone: 'b', pool: 'new', holder: { kind: 'vm', id: 'y' }, address: '10.95.0.3' }, ctx).catch((e) => e);
       expect(asked.reason).toBe('AddressTaken');

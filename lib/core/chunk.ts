@@ -10,3 +10,28 @@ export const CHUNK_SIZE = 1n << CHUNK_BITS;
 export const chunkBaseOf = (value: bigint) => (value >> CHUNK_BITS) << CHUNK_BITS;
 /** The offset of `value` inside its chunk (0..CHUNK_SIZE-1). */
 export const offsetIn = (value: bigint) => Number(value & (CHUNK_SIZE - 1n));
+
+/** The free-slot state of one CHUNK_SIZE-address chunk of one pool. */
+export interface ChunkState {
+  /** Offsets (0-255) held by allocations or in quarantine. */
+  used: Set<number>;
+  /** Quarantined offsets and when (epoch ms) each becomes free again. */
+  quarantine: Map<number, number>;
+  /** Blocks that start in (or cover) this chunk: offset -> CIDR. */
+  blocks: Map<number, string>;
+  /** Optimistic-lock version; undefined when the chunk has never been written. */
+  version: number | undefined;
+}
+
+/** One chunk's part in an allocation or a release. */
+export interface ChunkChange {
+  base: bigint;
+  offsets: number[];
+  /** Offsets whose quarantine has expired and that are taken again (single addresses only). */
+  reuse?: Map<number, number>;
+  /** When set, the chunk must still be at this version (blocks); null = must not exist yet. */
+  expectVersion?: number | null;
+  /** Block allocations: the CIDR to record at `offsets[0]`. */
+  blockCidr?: string;
+}
+

@@ -265,14 +265,14 @@ export function cumulativeOffsets(segments: readonly Segment[]): bigint[] {
   return out;
 }
 
-/** A uniformly random bigint in [0, n). */
-export function randomBelow(n: bigint): bigint {
+/** A uniformly random bigint in [0, n), drawn from `random` (uniform in [0, 1)). */
+export function randomBelow(n: bigint, random: () => number = Math.random): bigint {
   if (n <= 0n) throw new RangeError('randomBelow needs n > 0');
-  if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return BigInt(Math.floor(Math.random() * Number(n)));
+  if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return BigInt(Math.floor(random() * Number(n)));
   const bits = n.toString(2).length;
   for (;;) {
     let r = 0n;
-    for (let b = 0; b < bits; b += 30) r = (r << 30n) | BigInt(Math.floor(Math.random() * 2 ** 30));
+    for (let b = 0; b < bits; b += 30) r = (r << 30n) | BigInt(Math.floor(random() * 2 ** 30));
     r &= (1n << BigInt(bits)) - 1n;
     if (r < n) return r;
   }

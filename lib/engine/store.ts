@@ -4,36 +4,15 @@
  * lib/dynamo/store.ts implements it on DynamoDB.
  */
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
+import type { ChunkChange, ChunkState } from '../core/chunk.js';
 
-/** The free-slot state of one 256-address chunk of one pool. */
-export interface ChunkState {
-  /** Offsets (0-255) held by allocations or in quarantine. */
-  used: Set<number>;
-  /** Quarantined offsets and when (epoch ms) each becomes free again. */
-  quarantine: Map<number, number>;
-  /** Blocks that start in (or cover) this chunk: offset -> CIDR. */
-  blocks: Map<number, string>;
-  /** Optimistic-lock version; undefined when the chunk has never been written. */
-  version: number | undefined;
-}
+export type { ChunkChange, ChunkState };
 
 export interface ShardState {
   index: number;
   allocated: bigint;
   seq: number;
   epoch: number;
-}
-
-/** One chunk's part in an allocation or a release. */
-export interface ChunkChange {
-  base: bigint;
-  offsets: number[];
-  /** Offsets whose quarantine has expired and that are taken again (single addresses only). */
-  reuse?: Map<number, number>;
-  /** When set, the chunk must still be at this version (blocks); null = must not exist yet. */
-  expectVersion?: number | null;
-  /** Block allocations: the CIDR to record at `offsets[0]`. */
-  blockCidr?: string;
 }
 
 export interface AllocationCommit {

@@ -122,7 +122,7 @@ function reservationOf(a: Allocation, dns: CloudDns): Reservation | undefined {
  * Joining the pieces gives the whole document.
  */
 export async function* dhcpReservations(ipam: Ipam, cloud: string, opts: DhcpOptions): AsyncIterable<string> {
-  const { pools } = await ipam.store.listPools(checkName('cloud', cloud));
+  const pools = await ipam.poolsOf(cloud);
   if (opts.zone !== undefined) checkName('zone', opts.zone);
   if (opts.pool !== undefined) checkName('pool', opts.pool);
   const dns = new CloudDns(cloud, pools);

@@ -153,7 +153,7 @@ export class CloudDns {
   }
 
   static async load(ipam: Ipam, cloud: string, cfg?: DnsConfig): Promise<CloudDns> {
-    const { pools } = await ipam.store.listPools(checkName('cloud', cloud));
+    const pools = await ipam.poolsOf(cloud);
     return new CloudDns(cloud, pools, cfg);
   }
 
@@ -306,8 +306,8 @@ export async function* zoneAllocations(ipam: Ipam, dns: CloudDns, zone: string):
   const to = rev.end - (rev.end % 256n);
   for (const p of dns.pools) {
     if (p.family !== rev.family || !p.ranges.some((t) => overlapsRange(t, rev.start, rev.end))) continue;
-    for await (const base of ipam.store.poolChunks(p, from, to)) {
-      const inside = (await ipam.store.chunkAllocations(p, base, 0)).filter((a) => {
+    for await (const batch of ipam.allocationsIn(p, from, to)) {
+      const inside = batch.filter((a) => {
         const v = parseAddress(a.address).value;
         return v >= rev.start && v <= rev.end;
       });

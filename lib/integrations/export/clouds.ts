@@ -6,7 +6,7 @@ import type { Ipam } from '../../engine/ipam.js';
 import { NAME_RE } from '../../core/validate.js';
 
 export async function listClouds(ipam: Ipam): Promise<string[]> {
-  return (await ipam.store.listClouds()).filter((c) => NAME_RE.test(c));
+  return (await ipam.listClouds()).filter((c) => NAME_RE.test(c));
 }
 
 /** IPAM_EXPORT_CLOUDS: a comma-separated list of clouds, or undefined (all clouds). */

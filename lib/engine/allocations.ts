@@ -1,0 +1,259 @@
+/**
+ * Allocation: a random free address or aligned block (planned by lib/core/planner.ts, with the reads
+ * it asks for), or a requested one; a repeat of the same (pool, holder, name) and its mismatches;
+ * lookups, listings and attribute changes of allocations.
+ */
+import { CHUNK_SIZE, chunkBaseOf } from '../core/chunk.js';
+import { invalid, IpamError } from '../core/errors.js';
+import { stableJson } from '../core/json.js';
+import { BITS, blockSize, containsSpan, formatAddress, parseAddress, parseRange, type Family } from '../core/ip.js';
+import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Page, type Pool } from '../core/model.js';
+import { blockChunks, blockPlan, firstBusy, freeOffsets, probe, scan, seededRandom, type Geometry, type Plan, type PlanInput } from '../core/planner.js';
+import { AGAIN, RACED, retrying } from './retry.js';
+import { checkHolder, checkPrefix, parseRequestedAddress } from './checks.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { allocationRecord, type RecordFields } from './records.js';
+import type { ChunkChange, ChunkState } from './store.js';
+import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
+import { usageOf, type Engine } from './context.js';
+
+const CHUNK = CHUNK_SIZE;
+const chunkBase = chunkBaseOf;
+
+export class Allocations {
+  constructor(private readonly e: Engine) {}
+
+  /** One allocation in its own transaction (any size, a requested address, retries). */
+  async allocateOne(req: AllocateRequest, fields: RecordFields, wanted: ReturnType<typeof parseRequestedAddress> | undefined, ctx: CallContext): Promise<{ allocation: Allocation; created: boolean }> {
+    const { holder, name } = fields;
+    let refreshPool = false;
+    return retrying('allocating', this.e.maxAttempts, async () => {
+      const pool = await this.e.cache.requirePool(req.cloud, req.zone, req.pool, refreshPool);
+      refreshPool = false;
+      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
+      const geo = this.e.cache.geometry(pool);
+      const prefix = checkPrefix(pool.family, req.prefixLength ?? wanted?.prefixLength ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family];
+      const size = blockSize(pool.family, prefix);
+      let plan: ChunkChange[];
+      let start: bigint;
+      if (wanted) {
+        if (wanted.family !== pool.family) throw invalid(`${req.address} is not an IPv${pool.family} address; pool ${pool.name} holds IPv${pool.family}`);
+        if (wanted.value % size !== 0n) throw invalid(`${req.address} is not aligned to a /${prefix} block`);
+        if (!containsSpan(geo.segments, wanted.value, wanted.value + size - 1n)) {
+          throw invalid(`${formatAddress(pool.family, wanted.value)}${size > 1n ? `/${prefix}` : ''} is not in pool ${pool.name} (${pool.ranges.join(', ')}${pool.exclude.length ? ` minus ${pool.exclude.join(', ')}` : ''})`);
+        }
+        start = wanted.value;
+        plan = await this.planAt(pool, start, size, prefix);
+      } else {
+        const picked = await this.pick(pool, geo, size, prefix);
+        if (!picked) {
+          const held = await this.e.store.getHeld(pool, holder, name);
+          if (held) return this.repeat(held, req, fields);
+          throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${size > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
+        }
+        ({ plan, start } = picked);
+      }
+      const allocation = allocationRecord(pool, start, prefix, fields, ctx, new Date(this.e.now()).toISOString());
+      const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size, now: this.e.now() });
+      if (out.ok) {
+        for (const ch of plan) this.e.cache.noteTaken(pool, ch);
+        return { allocation, created: true };
+      }
+      switch (out.reason) {
+        case 'holder':
+          if (out.existing) return this.repeat(out.existing, req, fields);
+          return AGAIN;
+        case 'epoch':
+          refreshPool = true;
+          return AGAIN;
+        case 'chunk':
+          this.e.cache.noteChunk(pool, out.base, out.state);
+          if (wanted && out.state) {
+            const blocked = plan.find((ch) => ch.base === out.base)!;
+            const nowMs = this.e.now();
+            const busy = blocked.offsets.find((o) => out.state!.used.has(o) && !((out.state!.quarantine.get(o) ?? Infinity) <= nowMs));
+            if (busy !== undefined) throw await this.takenError(pool, out.base + BigInt(busy), out.state);
+          }
+          return AGAIN;
+        case 'quarantined': {
+          // Released (by this pool or an earlier one over the same space) and still in quarantine.
+          this.e.cache.learnQuarantine(pool, out.value, chunkBase(out.value), out.until);
+          if (wanted) throw new IpamError('AddressTaken', `${formatAddress(pool.family, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: formatAddress(pool.family, out.value) });
+          return AGAIN;
+        }
+        case 'taken':
+        case 'contention':
+          for (const ch of plan) this.e.cache.forgetChunk(pool, ch.base);
+          return RACED;
+      }
+    });
+  }
+
+  /**
+   * The same (pool, holder, name) asked again: the existing allocation, unless the request specifies
+   * a field with another value (AWS's IdempotentParameterMismatch). A field the request leaves out is
+   * not compared: a repeat of `allocate --vm x` after the allocation got a MAC (PATCH) still answers it.
+   */
+  private repeat(existing: Allocation, req: AllocateRequest, fields: RecordFields): { allocation: Allocation; created: boolean } {
+    const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
+    const differs: string[] = [];
+    if (wanted && (formatAddress(wanted.family, wanted.value) !== existing.address || (wanted.prefixLength !== undefined && wanted.prefixLength !== existing.prefixLength))) differs.push('address');
+    if (req.prefixLength !== undefined && req.prefixLength !== existing.prefixLength) differs.push('prefixLength');
+    if (req.mac !== undefined && fields.mac !== existing.mac) differs.push('mac');
+    if (req.hostname !== undefined && fields.hostname !== existing.hostname) differs.push('hostname');
+    if (req.tags !== undefined && stableJson(fields.tags) !== stableJson(existing.tags ?? {})) differs.push('tags');
+    if (req.metadata !== undefined && stableJson(fields.metadata) !== stableJson(existing.metadata ?? {})) differs.push('metadata');
+    if (differs.length > 0) {
+      throw new IpamError(
+        'IdempotentParameterMismatch',
+        `${holderText(fields.holder)} already holds ${existing.cidr} as ${JSON.stringify(existing.name)} in pool ${existing.pool} with another ${differs.join(', ')}; change it with PATCH (ipam update), or release it first, or use another name`,
+        { cidr: existing.cidr, fields: differs },
+      );
+    }
+    return { allocation: existing, created: false };
+  }
+
+  private async takenError(pool: Pool, value: bigint, state: ChunkState): Promise<IpamError> {
+    const address = formatAddress(pool.family, value);
+    const q = state.quarantine.get(Number(value % CHUNK));
+    if (q !== undefined) return new IpamError('AddressTaken', `${address} was released recently and is in quarantine until ${new Date(q).toISOString()}`, { address });
+    const holderOf = await this.lookup(pool.cloud, address).catch(() => undefined);
+    return new IpamError('AddressTaken', `${address} is already allocated${holderOf ? ` to ${holderOf.vm !== undefined ? `vm:${holderOf.vm}` : `vip:${holderOf.vip}`} (${holderOf.cidr})` : ''}`, { address });
+  }
+
+  /** Plans a specific address or block: the chunks and offsets it covers. */
+  private async planAt(pool: Pool, start: bigint, size: bigint, prefix: number): Promise<ChunkChange[]> {
+    const nowMs = this.e.now();
+    if (size === 1n) {
+      const base = chunkBase(start);
+      const o = Number(start - base);
+      const cached = this.e.cache.cachedChunk(pool, base);
+      const q = cached?.quarantine.get(o);
+      return [{ base, offsets: [o], ...(q !== undefined && q <= nowMs ? { reuse: new Map([[o, q]]) } : {}) }];
+    }
+    const bases = blockChunks(start, size);
+    const states = await this.e.store.getChunks(pool, bases);
+    for (const b of bases) this.e.cache.noteChunk(pool, b, states.get(b));
+    const plan = blockPlan(pool.family, start, size, prefix, states, nowMs);
+    if (!plan) {
+      const busy = firstBusy(start, size, states, nowMs)!;
+      throw await this.takenError(pool, busy, states.get(chunkBase(busy))!);
+    }
+    return plan;
+  }
+
+  /** A random free address or aligned block, or undefined when the pool has none. */
+  async pick(pool: Pool, geo: Geometry, size: bigint, prefix: number): Promise<{ plan: ChunkChange[]; start: bigint } | undefined> {
+    const input = { geometry: geo, size, prefix, now: this.e.now(), hint: (b: bigint) => this.e.cache.cachedChunk(pool, b), learned: (b: bigint) => this.e.cache.learned(pool, b) };
+    const probed = await this.planWithReads(pool, input, probe);
+    if (probed.kind === 'found') return { plan: probed.changes, start: probed.start };
+    if (probed.kind === 'none') return undefined;
+    // The probes hit full space: is anything left at all?
+    const usage = await usageOf(this.e.store, pool);
+    if (BigInt(usage.free) < size) return undefined;
+    const scanned = await this.planWithReads(pool, input, scan);
+    return scanned.kind === 'found' ? { plan: scanned.changes, start: scanned.start } : undefined;
+  }
+
+  /** Plans, reads what the plan asks for, and plans again (one random seed for every round), until it answers. */
+  private async planWithReads(pool: Pool, input: Omit<PlanInput, 'read' | 'random'>, phase: (i: PlanInput) => Plan): Promise<Plan> {
+    const seed = Math.floor(Math.random() * 2 ** 32);
+    let read = new Map<bigint, ChunkState | undefined>();
+    let at: bigint | undefined;
+    for (;;) {
+      const plan = phase({ ...input, read, random: seededRandom(seed), ...(at !== undefined ? { from: at } : {}) });
+      if (plan.kind !== 'read') return plan;
+      // A scan that moved on forgets the chunks it has passed.
+      if (plan.at !== undefined && plan.at !== at) {
+        if (at !== undefined) read = new Map();
+        at = plan.at;
+      }
+      const states = await this.e.store.getChunks(pool, plan.bases);
+      for (const b of plan.bases) {
+        this.e.cache.noteChunk(pool, b, states.get(b));
+        read.set(b, states.get(b));
+      }
+    }
+  }
+
+  freeOffsets(geo: Geometry, base: bigint, state: ChunkState | undefined, nowMs: number, pool?: Pool): number[] {
+    return freeOffsets(geo, base, state, nowMs, pool && this.e.cache.learned(pool, base));
+  }
+
+  /**
+   * The allocation holding an address. With `zone`, an allocation of another zone is answered exactly
+   * like a free address (the zone routes must not tell a zone's caller what another zone holds).
+   */
+  async lookup(cloud: string, address: string, zone?: string): Promise<Allocation> {
+    checkName('cloud', cloud);
+    if (zone !== undefined) checkName('zone', zone);
+    const a = parseAddress(address);
+    const found = await this.findAllocation(cloud, a.family, a.value, zone);
+    if (!found) throw new IpamError('AllocationNotFound', `${formatAddress(a.family, a.value)} is not allocated in cloud ${cloud}`, { address });
+    return found;
+  }
+
+  async findAllocation(cloud: string, family: Family, value: bigint, zone?: string): Promise<Allocation | undefined> {
+    const inZone = (a: Allocation | undefined) => (a && (zone === undefined || a.zone === zone) ? a : undefined);
+    const exact = await this.e.store.getAllocationAt(cloud, family, value);
+    if (exact) return inZone(exact);
+    for (const cidr of await this.e.store.blocksCovering(cloud, family, value)) {
+      const r = parseRange(cidr);
+      if (r.start <= value && value <= r.end) return inZone(await this.e.store.getAllocationAt(cloud, family, r.start));
+    }
+    return undefined;
+  }
+
+  /** What (pool, holder, name) holds, if anything. */
+  async held(cloud: string, zone: string, poolName: string, holder: Holder, name: string): Promise<Allocation | undefined> {
+    const pool = await this.e.cache.requirePool(cloud, zone, poolName);
+    return this.e.store.getHeld(pool, checkHolder(holder), checkAllocationName(name));
+  }
+
+  /** What the holder holds in the cloud, or with `zone` in that zone only. */
+  async byHolder(cloud: string, holder: Holder, zone?: string): Promise<Allocation[]> {
+    checkName('cloud', cloud);
+    if (zone !== undefined) checkName('zone', zone);
+    const all = await this.e.store.byHolder(cloud, checkHolder(holder));
+    return zone === undefined ? all : all.filter((a) => a.zone === zone);
+  }
+
+  async updateAllocation(cloud: string, address: string, patch: AllocationPatch, ctx: CallContext, zone?: string): Promise<Allocation> {
+    const mac = patch.mac === undefined || patch.mac === null ? patch.mac : normalizeMac(patch.mac);
+    const hostname = patch.hostname === undefined || patch.hostname === null ? patch.hostname : checkHostname(patch.hostname);
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    return retrying('updating the allocation', this.e.maxAttempts, async () => {
+      const prev = await this.lookup(cloud, address, zone);
+      const next: Allocation = { ...prev, version: prev.version + 1, updatedAt: new Date(this.e.now()).toISOString(), updatedBy: ctx.principal };
+      if (ctx.requestId) next.requestId = ctx.requestId;
+      else delete next.requestId;
+      if (mac !== undefined) mac === null ? delete next.mac : (next.mac = mac);
+      if (hostname !== undefined) hostname === null ? delete next.hostname : (next.hostname = hostname);
+      if (tags) next.tags = tags;
+      if (metadata) next.metadata = metadata;
+      // Nothing would change: no write, no version, no security event.
+      if (stableJson([next.mac, next.hostname, next.tags, next.metadata]) === stableJson([prev.mac, prev.hostname, prev.tags, prev.metadata])) return prev;
+      const pool = await this.e.cache.requirePool(prev.cloud, prev.zone, prev.pool);
+      return (await this.e.store.updateAllocation(pool, prev, next)) === 'ok' ? next : RACED;
+    });
+  }
+
+  async listAllocations(cloud: string, zone: string, name: string, opts: { limit?: number; cursor?: string } = {}): Promise<Page<Allocation>> {
+    const pool = await this.e.cache.requirePool(cloud, zone, name);
+    const limit = opts.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageSize) throw invalid(`limit must be 1-${LIMITS.pageSize}`);
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, pool.family);
+    const items: Allocation[] = [];
+    for await (const base of this.e.store.poolChunks(pool, after?.base)) {
+      const from = after && base === after.base ? after.offset + 1 : 0;
+      if (from > 255) continue;
+      for (const a of await this.e.store.chunkAllocations(pool, base, from)) {
+        items.push(a);
+        if (items.length === limit) return { items, cursor: encodeCursor(parseAddress(a.address).value) };
+      }
+    }
+    return { items };
+  }
+
+}

@@ -1,0 +1,126 @@
+/**
+ * The engine's input checks and pool rules, pure: a pool's topology, prefix, quarantine and DNS
+ * settings, a holder, a requested address; overlap with other pools and the zone limits.
+ */
+import { invalid, IpamError } from '../core/errors.js';
+import { stableJson } from '../core/json.js';
+import { BITS, blockSize, findOverlap, normalize, overlaps, parseAddress, parseRange, parseRanges, type Family, type ParsedRange } from '../core/ip.js';
+import type { Holder, Pool } from '../core/model.js';
+import { checkHolderId, DOMAIN_RE, LIMITS } from '../core/validate.js';
+import type { CloudLimits } from './store.js';
+
+/** Largest range a pool may hold, per family (a whole IPv6 /0 is not an address pool). */
+const MAX_RANGE_PREFIX: Record<Family, number> = { 4: 8, 6: 32 };
+
+export function checkHolder(h: Holder | undefined): Holder {
+  if (!h || (h.kind !== 'vm' && h.kind !== 'vip')) throw invalid('exactly one of vm or vip is required');
+  checkHolderId(h.kind, h.id);
+  return h;
+}
+
+export function checkPrefix(family: Family, p: unknown, what: string): number | undefined {
+  if (p === undefined) return undefined;
+  const bits = BITS[family];
+  const min = bits - (8 + Math.log2(LIMITS.blockChunks));
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < min || p > bits) {
+    throw invalid(`${what} must be an integer from ${min} to ${bits} for IPv${family} (a block spans at most ${LIMITS.blockChunks * 256} addresses)`);
+  }
+  return p;
+}
+
+export function checkQuarantine(q: unknown): number | undefined {
+  if (q === undefined) return undefined;
+  if (typeof q !== 'number' || !Number.isInteger(q) || q < 0 || q > LIMITS.quarantineSeconds) throw invalid(`quarantineSeconds must be an integer from 0 to ${LIMITS.quarantineSeconds}`);
+  return q === 0 ? undefined : q;
+}
+
+export function checkDns(d: unknown): { domain: string } | undefined {
+  if (d === undefined) return undefined;
+  const domain = (d as { domain?: unknown })?.domain;
+  if (typeof d !== 'object' || d === null || typeof domain !== 'string' || !DOMAIN_RE.test(domain) || !domain.includes('.')) {
+    throw invalid('dns.domain must be a DNS domain such as prod.example.com');
+  }
+  return { domain: domain.toLowerCase().replace(/\.$/, '') };
+}
+
+export function parseRequestedAddress(text: string): { family: Family; value: bigint; prefixLength?: number } {
+  if (typeof text !== 'string') throw invalid('address must be a string');
+  if (text.includes('/')) {
+    const r = parseRange(text);
+    const p = Number(text.split('/')[1]);
+    return { family: r.family, value: r.start, prefixLength: p };
+  }
+  return parseAddress(text);
+}
+
+export function checkTopology(rangeTexts: unknown, excludeTexts: unknown): { family: Family; ranges: ParsedRange[]; exclude: ParsedRange[] } {
+  if (!Array.isArray(rangeTexts) || rangeTexts.length === 0) throw invalid('ranges must be a non-empty list');
+  if (rangeTexts.length > LIMITS.rangesPerPool) throw invalid(`at most ${LIMITS.rangesPerPool} ranges per pool`);
+  if (!Array.isArray(excludeTexts)) throw invalid('exclude must be a list');
+  if (excludeTexts.length > LIMITS.excludesPerPool) throw invalid(`at most ${LIMITS.excludesPerPool} exclude entries per pool`);
+  const { family, ranges } = parseRanges(rangeTexts as string[]);
+  for (const r of ranges) {
+    if (r.end - r.start + 1n > blockSize(family!, MAX_RANGE_PREFIX[family!])) throw invalid(`range ${r.text} is larger than the limit of a /${MAX_RANGE_PREFIX[family!]} per range`);
+  }
+  const dup = findOverlap(ranges);
+  if (dup) throw invalid(`ranges ${dup[0].text} and ${dup[1].text} overlap`);
+  const ex = parseRanges(excludeTexts as string[], 'exclude entries');
+  if (ex.family !== undefined && ex.family !== family) throw invalid(`exclude entries are IPv${ex.family} but the ranges are IPv${family}`);
+  const segs = normalize(ranges);
+  for (const e of ex.ranges) {
+    if (!segs.some((s) => overlaps(s, e))) throw invalid(`exclude entry ${e.text} is outside every range of the pool`);
+  }
+  return { family: family!, ranges, exclude: ex.ranges };
+}
+
+export function checkNoOverlap(pools: Pool[], ranges: ParsedRange[], selfUid: string | undefined, zone: string) {
+  for (const p of pools) {
+    if (p.uid === selfUid) continue;
+    for (const other of p.ranges) {
+      const o = parseRange(other);
+      if (o.family !== ranges[0]!.family) continue;
+      const hit = ranges.find((r) => overlaps(r, o));
+      if (!hit) continue;
+      // Name the other pool only when it is in the caller's zone: a zone's caller may not read other zones.
+      if (p.zone === zone) throw new IpamError('Overlap', `range ${hit.text} overlaps ${o.text} of pool ${p.zone}/${p.name} in cloud ${p.cloud}`, { pool: p.name, zone: p.zone, range: o.text });
+      throw new IpamError('Overlap', `range ${hit.text} overlaps an existing pool in another zone of cloud ${p.cloud}`, { range: hit.text });
+    }
+  }
+}
+
+/**
+ * A zone's claim is the address span of its pools' ranges (excluded addresses count: they still keep
+ * every other pool off the space). Refuses a topology that would take the zone over its limit.
+ */
+export function checkZoneLimit(limits: CloudLimits | undefined, pools: Pool[], cloud: string, zone: string, ranges: ParsedRange[], selfUid: string | undefined) {
+  const limit = limits && Object.hasOwn(limits.zones, zone) ? BigInt(limits.zones[zone]!.maxAddresses) : undefined;
+  if (limit === undefined) return;
+  const span = (rs: ParsedRange[]) => rs.reduce((n, r) => n + (r.end - r.start + 1n), 0n);
+  const others = pools.filter((p) => p.zone === zone && p.uid !== selfUid).reduce((n, p) => n + span(p.ranges.map(parseRange)), 0n);
+  const total = others + span(ranges);
+  if (total > limit) {
+    throw new IpamError('ZoneLimit', `zone ${zone} of cloud ${cloud} may claim at most ${limit} addresses (limit set by the cloud's admin); its pools would span ${total}`, { zone, maxAddresses: limit.toString(), wouldSpan: total.toString() });
+  }
+}
+
+export function sameSpec(a: Pool, b: Pool): boolean {
+  const pick = (p: Pool) => stableJson({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, tags: p.tags, metadata: p.metadata });
+  return pick(a) === pick(b);
+}
+
+
+export function editList(current: string[], add: string[] | undefined, remove: string[] | undefined, what: string): string[] {
+  if (add !== undefined && !Array.isArray(add)) throw invalid(`add ${what} must be a list`);
+  if (remove !== undefined && !Array.isArray(remove)) throw invalid(`remove ${what} must be a list`);
+  let out = [...current];
+  for (const r of remove ?? []) {
+    const text = parseRange(r).text;
+    if (!out.includes(text)) throw invalid(`${text} is not a ${what} of this pool (it has ${current.join(', ') || 'none'})`);
+    out = out.filter((x) => x !== text);
+  }
+  for (const r of add ?? []) {
+    const text = parseRange(r).text;
+    if (!out.includes(text)) out.push(text);
+  }
+  return out;
+}

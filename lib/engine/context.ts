@@ -1,0 +1,26 @@
+/**
+ * What the engine's use cases share: the store (the port, private to the engine), the caches, the
+ * clock and the limits. Built once by the Ipam facade.
+ */
+import type { Pool, PoolUsage } from '../core/model.js';
+import type { EngineCache } from './cache.js';
+import type { Store } from './store.js';
+
+export interface Engine {
+  readonly store: Store;
+  readonly cache: EngineCache;
+  readonly now: () => number;
+  /** Attempts before a step gives up with a Contention error. */
+  readonly maxAttempts: number;
+  /** Counter shards per new pool. */
+  readonly shards: number;
+  /** Group-commit slots per pool (0: off). */
+  readonly groupCommit: number;
+}
+
+/** The pool's size, allocated and free addresses, from its counter shards. */
+export async function usageOf(store: Store, pool: Pool): Promise<PoolUsage> {
+  const shards = await store.readShards(pool);
+  const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
+  return { size: pool.size, allocated: allocated.toString(), free: (BigInt(pool.size) - allocated).toString() };
+}

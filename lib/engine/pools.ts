@@ -1,0 +1,198 @@
+/**
+ * Pool lifecycle: create (idempotent), change settings or topology, delete; the cloud's zone limits;
+ * usage from the counter shards. Topology changes are fenced on the cloud version and the shards.
+ */
+import { chunkBaseOf } from '../core/chunk.js';
+import { randomBytes } from 'node:crypto';
+import { invalid, IpamError } from '../core/errors.js';
+import { formatAddress, subtract, type Segment } from '../core/ip.js';
+import { type CallContext, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from '../core/model.js';
+import { geometryOf } from '../core/planner.js';
+import { RACED, retrying } from './retry.js';
+import { checkDns, checkNoOverlap, checkPrefix, checkQuarantine, checkTopology, checkZoneLimit, editList, sameSpec } from './checks.js';
+import type { CloudLimits } from './store.js';
+import { checkMetadata, checkName, checkTags } from '../core/validate.js';
+import type { Engine } from './context.js';
+
+const chunkBase = chunkBaseOf;
+
+export class Pools {
+  constructor(private readonly e: Engine) {}
+
+  async createPool(cloud: string, zone: string, name: string, spec: PoolSpec, ctx: CallContext): Promise<{ pool: PoolView; created: boolean }> {
+    checkName('cloud', cloud);
+    checkName('zone', zone);
+    checkName('pool', name);
+    const { family, ranges, exclude } = checkTopology(spec.ranges, spec.exclude ?? []);
+    const geo = geometryOf(family, ranges, exclude);
+    if (geo.size === 0n) throw invalid('the pool would hold no addresses: every address of its ranges is excluded');
+    const prefixLength = checkPrefix(family, spec.prefixLength, 'prefixLength');
+    const quarantineSeconds = checkQuarantine(spec.quarantineSeconds);
+    const dns = checkDns(spec.dns);
+    const at = new Date(this.e.now()).toISOString();
+    const pool: Pool = {
+      cloud,
+      zone,
+      name,
+      uid: randomBytes(8).toString('hex'),
+      family,
+      ranges: ranges.map((r) => r.text),
+      exclude: exclude.map((r) => r.text),
+      ...(prefixLength !== undefined ? { prefixLength } : {}),
+      ...(quarantineSeconds !== undefined ? { quarantineSeconds } : {}),
+      ...(dns ? { dns } : {}),
+      tags: checkTags(spec.tags),
+      metadata: checkMetadata(spec.metadata),
+      size: geo.size.toString(),
+      epoch: 1,
+      shards: this.e.shards,
+      createdAt: at,
+      createdBy: ctx.principal,
+      updatedAt: at,
+      updatedBy: ctx.principal,
+      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    };
+    return retrying('creating the pool', this.e.maxAttempts, async () => {
+      const { cloudVersion, pools, limits } = await this.e.store.listPools(cloud);
+      const existing = pools.find((p) => p.zone === zone && p.name === name);
+      if (existing) {
+        if (sameSpec(existing, pool)) return { pool: await this.view(existing), created: false };
+        throw new IpamError('PoolExists', `pool ${cloud}/${zone}/${name} already exists with a different definition`, { pool: name });
+      }
+      checkNoOverlap(pools, ranges, undefined, zone);
+      checkZoneLimit(limits, pools, cloud, zone, ranges, undefined);
+      const r = await this.e.store.createPool(pool, cloudVersion);
+      if (r === 'ok') {
+        this.e.cache.remember(pool);
+        return { pool: { ...pool, size: pool.size, allocated: '0', free: pool.size }, created: true };
+      }
+      return RACED;
+    });
+  }
+
+  /** The cloud's per-zone limits (`{zones: {}}` when none are set). */
+  async getLimits(cloud: string): Promise<CloudLimits> {
+    checkName('cloud', cloud);
+    return (await this.e.store.listPools(cloud)).limits ?? { zones: {} };
+  }
+
+  /**
+   * Replaces the cloud's per-zone limits. A limit below what a zone already claims is accepted (it stops
+   * further growth; nothing is taken away); an empty `zones` turns limits off.
+   */
+  async setLimits(cloud: string, limits: CloudLimits, ctx: CallContext): Promise<CloudLimits> {
+    checkName('cloud', cloud);
+    const zones: CloudLimits['zones'] = {};
+    for (const [zone, l] of Object.entries(limits.zones)) {
+      checkName('zone', zone);
+      if (!/^(0|[1-9]\d{0,38})$/.test(l.maxAddresses)) throw invalid(`zones.${zone}.maxAddresses must be a whole number of addresses`);
+      zones[zone] = { maxAddresses: l.maxAddresses };
+    }
+    return retrying('setting the limits', this.e.maxAttempts, async () => {
+      const { cloudVersion } = await this.e.store.listPools(cloud);
+      return (await this.e.store.putLimits(cloud, { zones }, cloudVersion, ctx)) === 'ok' ? { zones } : RACED;
+    });
+  }
+
+  async getPool(cloud: string, zone: string, name: string): Promise<PoolView> {
+    return this.view(await this.e.cache.requirePool(cloud, zone, name));
+  }
+
+  async listPools(cloud: string, zone?: string): Promise<PoolView[]> {
+    checkName('cloud', cloud);
+    if (zone !== undefined) checkName('zone', zone);
+    const { pools } = await this.e.store.listPools(cloud);
+    return Promise.all(pools.filter((p) => zone === undefined || p.zone === zone).map((p) => this.view(p)));
+  }
+
+  async usage(pool: Pool): Promise<PoolUsage> {
+    const shards = await this.e.store.readShards(pool);
+    const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
+    return { size: pool.size, allocated: allocated.toString(), free: (BigInt(pool.size) - allocated).toString() };
+  }
+
+  async updatePool(cloud: string, zone: string, name: string, patch: PoolPatch, ctx: CallContext): Promise<PoolView> {
+    const topology = patch.addRanges !== undefined || patch.removeRanges !== undefined || patch.addExclude !== undefined || patch.removeExclude !== undefined;
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    // Settings that apply from now on (null removes one): other engines see them once their pool cache expires.
+    const quarantineSeconds = patch.quarantineSeconds === undefined ? undefined : patch.quarantineSeconds === null ? null : (checkQuarantine(patch.quarantineSeconds) ?? null);
+    const dns = patch.dns === undefined ? undefined : patch.dns === null ? null : checkDns(patch.dns)!;
+    return retrying('updating the pool', this.e.maxAttempts, async () => {
+      const prev = await this.e.cache.requirePool(cloud, zone, name, true);
+      const at = new Date(this.e.now()).toISOString();
+      const next: Pool = { ...prev, ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}), updatedAt: at, updatedBy: ctx.principal };
+      const prefixLength = patch.prefixLength === undefined || patch.prefixLength === null ? patch.prefixLength : checkPrefix(prev.family, patch.prefixLength, 'prefixLength');
+      for (const [k, v] of [['prefixLength', prefixLength], ['quarantineSeconds', quarantineSeconds], ['dns', dns]] as const) {
+        if (v === null) delete next[k];
+        else if (v !== undefined) Object.assign(next, { [k]: v });
+      }
+      if (ctx.requestId) next.requestId = ctx.requestId;
+      else delete next.requestId;
+      if (!topology) {
+        if ((await this.e.store.updatePoolAttributes(prev, next)) === 'ok') {
+          this.e.cache.remember(next);
+          return this.view(next);
+        }
+        return RACED;
+      }
+      const ranges = editList(prev.ranges, patch.addRanges, patch.removeRanges, 'range');
+      const exclude = editList(prev.exclude, patch.addExclude, patch.removeExclude, 'exclude');
+      if (ranges.length === 0) throw invalid('a pool needs at least one range; delete the pool instead');
+      const t = checkTopology(ranges, exclude);
+      if (t.family !== prev.family) throw invalid(`the pool holds IPv${prev.family} addresses; it cannot take IPv${t.family} ranges`);
+      const geo = geometryOf(t.family, t.ranges, t.exclude);
+      if (geo.size === 0n) throw invalid('the pool would hold no addresses');
+      const { cloudVersion, pools, limits } = await this.e.store.listPools(cloud);
+      checkNoOverlap(pools, t.ranges, prev.uid, zone);
+      checkZoneLimit(limits, pools, cloud, zone, t.ranges, prev.uid);
+      const shards = await this.e.store.readShards(prev);
+      const removed = subtract(this.e.cache.geometry(prev).segments, geo.segments);
+      await this.assertUnused(prev, removed);
+      next.ranges = t.ranges.map((r) => r.text);
+      next.exclude = t.exclude.map((r) => r.text);
+      next.size = geo.size.toString();
+      next.epoch = prev.epoch + 1;
+      if ((await this.e.store.replacePoolTopology(prev, next, cloudVersion, shards)) === 'ok') {
+        this.e.cache.remember(next);
+        return this.view(next);
+      }
+      return RACED;
+    });
+  }
+
+  async deletePool(cloud: string, zone: string, name: string, ctx: CallContext): Promise<void> {
+    return retrying('deleting the pool', this.e.maxAttempts, async () => {
+      const pool = await this.e.cache.requirePool(cloud, zone, name, true);
+      const shards = await this.e.store.readShards(pool);
+      const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
+      if (allocated > 0n) throw new IpamError('PoolNotEmpty', `pool ${cloud}/${zone}/${name} still holds ${allocated} allocated address(es); release them first`, { allocated: allocated.toString() });
+      const { cloudVersion } = await this.e.store.listPools(cloud);
+      if ((await this.e.store.deletePool(pool, cloudVersion, shards, ctx)) === 'ok') {
+        this.e.cache.forgetPool(cloud, zone, name);
+        return;
+      }
+      return RACED;
+    });
+  }
+
+  private async view(pool: Pool): Promise<PoolView> {
+    return { ...pool, ...(await this.usage(pool)) };
+  }
+
+  private async assertUnused(pool: Pool, removed: Segment[]) {
+    if (removed.length === 0) return;
+    for (const seg of removed) {
+      for await (const base of this.e.store.poolChunks(pool, chunkBase(seg.start), chunkBase(seg.end))) {
+        const state = await this.e.store.getChunk(pool, base);
+        if (!state) continue;
+        for (const o of state.used) {
+          const v = base + BigInt(o);
+          if (v < seg.start || v > seg.end) continue;
+          if (state.quarantine.has(o)) continue;
+          throw new IpamError('RangeInUse', `${formatAddress(pool.family, v)} is allocated inside the space being removed; release it first`, { address: formatAddress(pool.family, v) });
+        }
+      }
+    }
+  }
+}
