@@ -46,7 +46,9 @@ const MAPPED = ['::ffff:10.50.0.5', '::FFFF:10.50.0.6', '::ffff:a32:5', '0:0:0:0
 const withProtoKey = (v: Record<string, unknown>, at: string[]): string => {
   const marker = '"__MARK__"';
   let cur: Record<string, unknown> = v;
-  for (const k of at) cur = (cur[k] ??= {}) as Record<string, unknown>;
+  // Object.hasOwn, not `??=`: at a key like `valueOf` the inherited method would be found, and the
+  // marker would land on Object.prototype.valueOf, leaving a valid body (and a polluted prototype).
+  for (const k of at) cur = (Object.hasOwn(cur, k) ? cur[k] : (cur[k] = {})) as Record<string, unknown>;
   cur.__MARK__ = { polluted: 1 };
   return JSON.stringify(v).replace(marker, '"__proto__"');
 };
