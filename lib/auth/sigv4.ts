@@ -3,6 +3,9 @@
  * API Gateway does for a method with `AWS_IAM` authorization (service
  * `execute-api`).
  *
+ * One file of about 500 lines on purpose: each canonicalization step below must be checked against
+ * the AWS rules next to the others, and splitting them would hide how a request is read once.
+ *
  * Canonical request (non-S3 rules, which API Gateway uses):
  *   - URI: the path *as received on the wire*, dot-segments and empty segments
  *     removed, then every segment URI-encoded once more (RFC 3986 unreserved

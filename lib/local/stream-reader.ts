@@ -4,6 +4,9 @@
  * DynamoDBStreamEvent) to the SAME handler as Lambda (lib/events/handler.ts), and appends the events to
  * `<dataDir>/security-events.jsonl`.
  *
+ * One file of about 600 lines on purpose: shard order, checkpoints, read-ahead and dedupe share one
+ * state, and the delivery guarantee below holds only when their interplay can be read in one place.
+ *
  * Delivery: at least once from the stream, exactly once into the file.
  * - Per shard, in sequence order; a child shard (after a split or a closed shard) only after its parent.
  * - A batch's events are written and fsync'ed, then the shard's position is saved in
