@@ -3,7 +3,7 @@
  * it asks for), or a requested one; a repeat of the same (pool, holder, name) and its mismatches;
  * lookups, listings and attribute changes of allocations.
  */
-import { CHUNK_SIZE, chunkBaseOf } from '../core/chunk.js';
+import { chunkBaseOf, offsetIn } from '../core/chunk.js';
 import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
 import { BITS, blockSize, containsSpan, formatAddress, parseAddress, parseRange, type Family } from '../core/ip.js';
@@ -17,8 +17,6 @@ import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
 
-const CHUNK = CHUNK_SIZE;
-const chunkBase = chunkBaseOf;
 
 export class Allocations {
   constructor(private readonly e: Engine) {}
@@ -77,7 +75,7 @@ export class Allocations {
           return AGAIN;
         case 'quarantined': {
           // Released (by this pool or an earlier one over the same space) and still in quarantine.
-          this.e.cache.learnQuarantine(pool, out.value, chunkBase(out.value), out.until);
+          this.e.cache.learnQuarantine(pool, out.value, chunkBaseOf(out.value), out.until);
           if (wanted) throw new IpamError('AddressTaken', `${formatAddress(pool.family, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: formatAddress(pool.family, out.value) });
           return AGAIN;
         }
@@ -115,7 +113,7 @@ export class Allocations {
 
   private async takenError(pool: Pool, value: bigint, state: ChunkState): Promise<IpamError> {
     const address = formatAddress(pool.family, value);
-    const q = state.quarantine.get(Number(value % CHUNK));
+    const q = state.quarantine.get(offsetIn(value));
     if (q !== undefined) return new IpamError('AddressTaken', `${address} was released recently and is in quarantine until ${new Date(q).toISOString()}`, { address });
     const holderOf = await this.lookup(pool.cloud, address).catch(() => undefined);
     return new IpamError('AddressTaken', `${address} is already allocated${holderOf ? ` to ${holderOf.vm !== undefined ? `vm:${holderOf.vm}` : `vip:${holderOf.vip}`} (${holderOf.cidr})` : ''}`, { address });
@@ -125,7 +123,7 @@ export class Allocations {
   private async planAt(pool: Pool, start: bigint, size: bigint, prefix: number): Promise<ChunkChange[]> {
     const nowMs = this.e.now();
     if (size === 1n) {
-      const base = chunkBase(start);
+      const base = chunkBaseOf(start);
       const o = Number(start - base);
       const cached = this.e.cache.cachedChunk(pool, base);
       const q = cached?.quarantine.get(o);
@@ -137,7 +135,7 @@ export class Allocations {
     const plan = blockPlan(pool.family, start, size, prefix, states, nowMs);
     if (!plan) {
       const busy = firstBusy(start, size, states, nowMs)!;
-      throw await this.takenError(pool, busy, states.get(chunkBase(busy))!);
+      throw await this.takenError(pool, busy, states.get(chunkBaseOf(busy))!);
     }
     return plan;
   }

@@ -14,7 +14,6 @@ import type { CloudLimits } from './store.js';
 import { checkMetadata, checkName, checkTags } from '../core/validate.js';
 import type { Engine } from './context.js';
 
-const chunkBase = chunkBaseOf;
 
 export class Pools {
   constructor(private readonly e: Engine) {}
@@ -183,7 +182,7 @@ export class Pools {
   private async assertUnused(pool: Pool, removed: Segment[]) {
     if (removed.length === 0) return;
     for (const seg of removed) {
-      for await (const base of this.e.store.poolChunks(pool, chunkBase(seg.start), chunkBase(seg.end))) {
+      for await (const base of this.e.store.poolChunks(pool, chunkBaseOf(seg.start), chunkBaseOf(seg.end))) {
         const state = await this.e.store.getChunk(pool, base);
         if (!state) continue;
         for (const o of state.used) {

@@ -2,7 +2,7 @@
  * Release: one address or block (guarded by the holder when asked), or everything a holder holds;
  * a released single address stays in the pool's quarantine.
  */
-import { CHUNK_SIZE, chunkBaseOf } from '../core/chunk.js';
+import { chunkBaseOf, offsetIn } from '../core/chunk.js';
 import { IpamError } from '../core/errors.js';
 import { blockSize, formatAddress, parseAddress } from '../core/ip.js';
 import { holderText, type Allocation, type CallContext, type Holder } from '../core/model.js';
@@ -14,8 +14,6 @@ import { checkName } from '../core/validate.js';
 import type { Engine } from './context.js';
 import type { Allocations } from './allocations.js';
 
-const CHUNK = CHUNK_SIZE;
-const chunkBase = chunkBaseOf;
 
 export class Releases {
   constructor(private readonly e: Engine, private readonly allocations: Allocations) {}
@@ -54,7 +52,7 @@ export class Releases {
     const pool = await this.e.cache.requirePool(a.cloud, a.zone, a.pool);
     const start = parseAddress(a.address).value;
     const size = blockSize(a.family, a.prefixLength);
-    const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBase(start), offsets: [Number(start % CHUNK)] }] : blockChanges(start, size, a.cidr);
+    const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBaseOf(start), offsets: [offsetIn(start)] }] : blockChanges(start, size, a.cidr);
     const quarantineUntil = size === 1n && pool.quarantineSeconds ? this.e.now() + pool.quarantineSeconds * 1000 : 0;
     const r = await this.e.store.commitRelease({
       pool,
