@@ -103,7 +103,8 @@ const targets = fc.oneof(
   fc.tuple(fc.constantFrom('PATCH', 'DELETE', 'GET'), weird).map(([m, a]) => ({ method: m, path: `/v1/clouds/h/addresses/${a}` })),
   fc.tuple(fc.constantFrom('POST', 'GET'), weird).map(([m, p]) => ({ method: m, path: `/v1/clouds/h/zones/z6/pools/${p === 'x' ? 'p6' : p}/allocations` })),
   fc.tuple(fc.constantFrom('PUT', 'PATCH'), fc.constantFrom('p', 'p6', 'constructor', 'valueof')).map(([m, p]) => ({ method: m, path: `/v1/clouds/h/zones/${p === 'p6' ? 'z6' : 'z'}/pools/${p}` })),
-  fc.tuple(fc.constantFrom('PUT', 'GET', 'DELETE'), weird).map(([m, e]) => ({ method: m, path: `/v1/clouds/h/environments/${e}` })),
+  // `e` is the fixture environment: a plain DELETE of it is a legitimate release, not hostile input
+  fc.tuple(fc.constantFrom('PUT', 'GET', 'DELETE'), weird).map(([m, e]) => ({ method: m, path: `/v1/clouds/h/environments/${e === 'e' ? 'e-other' : e}` })),
   fc.tuple(fc.constantFrom('DELETE', 'GET'), weird).map(([m, v]) => ({ method: m, path: `/v1/clouds/${v}/vms/${v}/allocations` })),
   fc.constantFrom(
     { method: 'POST', path: '/v1/clouds/h/zones/z/pools/p/allocations' },
