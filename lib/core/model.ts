@@ -18,6 +18,8 @@ export interface PoolSpec {
   prefixLength?: number;
   quarantineSeconds?: number;
   dns?: { domain: string };
+  /** A network of the pool's own zone (lib/core/network.ts): the ranges lie in its CIDR, and its reserved addresses are never allocated. */
+  network?: string;
   tags?: Tags;
   metadata?: Record<string, Json>;
 }
@@ -34,6 +36,8 @@ export interface Pool {
   prefixLength?: number;
   quarantineSeconds?: number;
   dns?: { domain: string };
+  /** The network (of the same zone) the pool lives in, if any. */
+  network?: string;
   tags: Tags;
   metadata: Record<string, Json>;
   /** Number of allocatable addresses (ranges minus exclude), decimal string. */
@@ -123,6 +127,8 @@ export interface PoolPatch {
   quarantineSeconds?: number | null;
   /** The pool's DNS domain in exports from now on; null removes it. */
   dns?: { domain: string } | null;
+  /** Moves the pool into a network of its zone (a topology change: its reserved addresses must be free); null takes it out. */
+  network?: string | null;
   tags?: Tags;
   metadata?: Record<string, Json>;
 }

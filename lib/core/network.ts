@@ -116,3 +116,12 @@ export function netmask(prefixLength: number): string {
 
 /** An allocation as answered: the stored record plus its network's NIC configuration, when its pool is in a network. */
 export type AllocationView = import('./model.js').Allocation & { network?: NicNetwork };
+
+/**
+ * The forward DNS domain of a pool's hosts: its network's domain when the pool is in a network,
+ * else the pool's own `dns.domain` (pools outside networks, as before networks existed).
+ */
+export function domainOf(pool: Pick<import('./model.js').Pool, 'zone' | 'network' | 'dns'>, networks: readonly Network[]): string | undefined {
+  if (pool.network === undefined) return pool.dns?.domain;
+  return networks.find((n) => n.zone === pool.zone && n.name === pool.network)?.dns?.domain;
+}
