@@ -23,6 +23,9 @@ export type ErrorReason =
   | 'EnvironmentConflict'
   | 'ZoneLimit'
   | 'ZoneMismatch'
+  | 'MacTaken'
+  | 'HostnameTaken'
+  | 'HostnameOutsideDomain'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -44,6 +47,9 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   EnvironmentConflict: 'Conflict',
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',
+  MacTaken: 'Conflict',
+  HostnameTaken: 'Conflict',
+  HostnameOutsideDomain: 'InvalidInput',
   Contention: 'TooBusy',
 };
 

@@ -57,6 +57,8 @@ export class Ipam {
       maxAttempts: opts.maxAttempts ?? 40,
       shards: opts.shards ?? 16,
       groupCommit: opts.groupCommit ?? 4,
+      // A pool's own dns.domain for now; a pool in a network will use its network's (core/network.ts domainOf).
+      domainOf: async (pool) => pool.dns?.domain,
     };
     this.pools = new Pools(e);
     this.allocations = new Allocations(e);

@@ -7,3 +7,4 @@ export { CloudEntity, LimitsEntity } from './cloud.js';
 export { EnvironmentEntity } from './environment.js';
 export { PoolEntity } from './pool.js';
 export { ShardEntity } from './shard.js';
+export { UniqueEntity } from './unique.js';
