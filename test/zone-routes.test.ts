@@ -24,7 +24,7 @@ let svc: RunningService;
 let admin: IpamClient;
 /** What zone b holds: the matrix must neither reveal nor change any of it. */
 const B = { vmAddress: '', vipAddress: '', block: '', cloudEnvAddress: '', zoneEnvAddress: '' };
-const SECRETS = ['secret-b.example.com', 'b-tag-secret', '52:54:00:66:66:66', '"zone":"b"'];
+const SECRETS = ['secret-b.b.example.com', 'b-tag-secret', '52:54:00:66:66:66', '"zone":"b"'];
 
 const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e) => (e instanceof ApiError ? e.status : Promise.reject(e)));
 const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: ApiError) => e);
@@ -42,7 +42,7 @@ beforeAll(async () => {
   admin = svc.client();
   await admin.createPool(C, 'a', 'pa', { ranges: ['10.65.0.0/24'] });
   await admin.createPool(C, 'b', 'pb', { ranges: ['10.66.0.0/24'], dns: { domain: 'b.example.com' } });
-  B.vmAddress = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', hostname: 'secret-b.example.com', mac: '52:54:00:66:66:66', tags: { t: 'b-tag-secret' } })).allocation.address;
+  B.vmAddress = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', hostname: 'secret-b.b.example.com', mac: '52:54:00:66:66:66', tags: { t: 'b-tag-secret' } })).allocation.address;
   B.vipAddress = (await admin.allocate(C, 'b', 'pb', { vip: 'shared-vip' })).allocation.address;
   B.block = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', name: 'blk', prefixLength: 30 })).allocation.cidr;
   // A cloud-level and a zone-b environment of the same name `shared`: three separate namespaces with zone a's.
@@ -143,7 +143,7 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     expect(await statusOf(a.updatePool(C, 'a', 'pa', { addRanges: ['10.65.1.0/24'] }))).toBe(403);
     expect(await statusOf(a.deletePool(C, 'a', 'pa'))).toBe(403);
     expect((await a.getPool(C, 'a', 'pa')).name).toBe('pa');
-    const got = await a.allocate(C, 'a', 'pa', { vm: 'app-1', hostname: 'app-1.example.com' });
+    const got = await a.allocate(C, 'a', 'pa', { vm: 'app-1', hostname: 'app-1' });
     expect(got.created).toBe(true);
     const addr = got.allocation.address;
     expect((await a.listAllocations(C, 'a', 'pa')).items.map((x) => x.address)).toContain(addr);

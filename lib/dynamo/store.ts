@@ -420,8 +420,8 @@ export class DynamoStore implements Store {
    * allocation (an allocation made before claims existed shares the value) is not this one's to
    * delete, so when only such deletes fail, the transaction goes again without them.
    */
-  private async txLeaving(leaving: TxItem[], items: TxItem[]): Promise<'ok' | 'raced'> {
-    const out = await this.send([...items, ...leaving]);
+  private async txLeaving(leaving: TxItem[], items: TxItem[], tried?: { ok: false; reasons: Reasons }): Promise<'ok' | 'raced'> {
+    const out = tried ?? (await this.send([...items, ...leaving]));
     if (out.ok) return 'ok';
     const kept = leaving.filter((_, j) => out.reasons[items.length + j]?.Code !== 'ConditionalCheckFailed');
     const onlyLeaving = out.reasons.every((r, i) => i >= items.length || r.Code === 'None' || r.Code === undefined);
@@ -529,14 +529,11 @@ export class DynamoStore implements Store {
       },
       ...this.claimPuts(claims.add, next, pool),
     ];
-    if (claims.add.length > 0) {
-      // A new claim someone holds is the answer (409 unless stale); checked before the leaving claims.
-      const out = await this.send([...items, ...this.claimDeletes(claims.drop, claimRef(pool.uid, prev))]);
-      if (out.ok) return 'ok';
-      const conflict = this.claimConflict(out.reasons, 2, claims.add);
-      if (conflict) return conflict;
-    }
-    return this.txLeaving(this.claimDeletes(claims.drop, claimRef(pool.uid, prev)), items);
+    const leaving = this.claimDeletes(claims.drop, claimRef(pool.uid, prev));
+    const out = await this.send([...items, ...leaving]);
+    if (out.ok) return 'ok';
+    // A new claim someone holds is the answer (409 unless stale); else maybe only leaving claims failed.
+    return this.claimConflict(out.reasons, 2, claims.add) ?? this.txLeaving(leaving, items, out);
   }
 
   async getEnvironment(cloud: string, name: string): Promise<EnvironmentRecord | undefined> {
