@@ -149,7 +149,7 @@ async function main() {
     let svcNow = await svc.ddbCounts();
     const allocCalls = perOp(ddbDelta(svcMark, svcNow), alloc.n);
     // The same, right after, each with a MAC and a hostname of its own: a MAC and an FQDN claim each.
-    const mac = (i: number) => `02:${[24, 16, 8, 0].map((b) => ((i >>> b) & 255).toString(16).padStart(2, '0')).join(':')}`;
+    const mac = (i: number) => `02:00:${[24, 16, 8, 0].map((b) => ((i >>> b) & 255).toString(16).padStart(2, '0')).join(':')}`;
     const claimed = await phase('HTTP allocations with a unique MAC and hostname', (i) => c.allocate('bench', 'z', 'claims', { vm: `m-${i}`, mac: mac(i), hostname: `m-${i}` }));
     svcMark = await svc.ddbCounts();
     const lookup = await phase('HTTP lookups', (i) => c.lookup('bench', addresses[i % addresses.length]!));
