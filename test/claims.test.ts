@@ -58,6 +58,20 @@ describe('MAC claims', () => {
     expect(await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: vm('a'), mac: '52:54:00:aa:bb:cc' }, ctx)).toEqual({ allocation: first, created: false });
   });
 
+  it('scopes a MAC by network: the pools of one network share it, another network does not', async () => {
+    const { ipam } = await freshIpam();
+    await ipam.createNetwork('c', 'z', 'lan', { cidr: '10.30.0.0/24', gateway: '10.30.0.1' }, ctx);
+    await ipam.createNetwork('c', 'z', 'lab', { cidr: '10.31.0.0/24' }, ctx);
+    await ipam.createPool('c', 'z', 'a', { ranges: ['10.30.0.0/25'], network: 'lan' }, ctx);
+    await ipam.createPool('c', 'z', 'b', { ranges: ['10.30.0.128/25'], network: 'lan' }, ctx);
+    await ipam.createPool('c', 'z', 'x', { ranges: ['10.31.0.0/24'], network: 'lab' }, ctx);
+    await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'a', holder: vm('a'), mac: '52:54:00:00:00:01' }, ctx);
+    const err = await errorOf(ipam.allocate({ cloud: 'c', zone: 'z', pool: 'b', holder: vm('b'), mac: '52:54:00:00:00:01' }, ctx));
+    expect(err).toMatchObject({ reason: 'MacTaken' });
+    expect(err!.message).toContain('network lan');
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'x', holder: vm('b'), mac: '52:54:00:00:00:01' }, ctx)).created).toBe(true);
+  });
+
   it('lets exactly one of 50 concurrent allocations with the same MAC win, with group commit on', async () => {
     const { ipam, store } = await freshIpam({ groupCommit: 2 });
     const engines = [ipam, new Ipam(store, { groupCommit: 2 })];
