@@ -23,6 +23,11 @@ export type ErrorReason =
   | 'EnvironmentConflict'
   | 'ZoneLimit'
   | 'ZoneMismatch'
+  | 'NetworkNotFound'
+  | 'NetworkExists'
+  | 'NetworkOverlap'
+  | 'NetworkInUse'
+  | 'DomainTaken'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -44,6 +49,11 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   EnvironmentConflict: 'Conflict',
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',
+  NetworkNotFound: 'NotFound',
+  NetworkExists: 'Conflict',
+  NetworkOverlap: 'Conflict',
+  NetworkInUse: 'Conflict',
+  DomainTaken: 'Conflict',
   Contention: 'TooBusy',
 };
 

@@ -14,6 +14,7 @@ import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
 import type { Ipam } from './ipam.js';
 import { holderOf, type Allocation, type CallContext, type Holder } from '../core/model.js';
+import type { AllocationView, NicNetwork } from '../core/network.js';
 import type { EnvironmentRecord, Store } from './store.js';
 import { checkName, LIMITS, SLOT_RE } from '../core/validate.js';
 
@@ -39,7 +40,8 @@ export interface EnvironmentView {
   cloud: string;
   /** Set for an environment of a zone's route (`/zones/{zone}/environments/{env}`). */
   zone?: string;
-  slots: Record<string, { zone: string; pool: string; count?: number; addresses: string[] }>;
+  /** Per slot: its pool, its addresses and, when the pool is in a network, that network's NIC settings. */
+  slots: Record<string, { zone: string; pool: string; count?: number; addresses: string[]; network?: NicNetwork }>;
 }
 
 export const ENV_TAG = 'ipam:environment';
@@ -191,7 +193,7 @@ export class Environments {
         });
     const pinned = units.map((u, i) => [u, i] as const).filter(([u]) => u.address !== undefined);
     const free = units.map((u, i) => [u, i] as const).filter(([u]) => u.address === undefined);
-    const results: PromiseSettledResult<{ allocation: Allocation }>[] = new Array(units.length);
+    const results: PromiseSettledResult<{ allocation: AllocationView }>[] = new Array(units.length);
     for (const group of [pinned, free]) {
       const settled = await inBatches(group, ([u]) => allocateUnit(u));
       group.forEach(([, i], k) => (results[i] = settled[k]!));
@@ -213,7 +215,7 @@ export class Environments {
     if (!(await this.store.putEnvironment({ ...rec, state: 'ready', leaseUntil: 0, updatedAt: new Date(this.now()).toISOString() }, token))) {
       throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
     }
-    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: Allocation }>).value.allocation));
+    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: AllocationView }>).value.allocation));
     return { view, created: true };
   }
 
@@ -269,7 +271,7 @@ export class Environments {
     return this.viewOf(cloud, env, zone, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
   }
 
-  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
+  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (AllocationView | undefined)[]): EnvironmentView {
     // A Map, not `{}`: a slot named `constructor` or `toString` must not find Object.prototype's member.
     const slots = new Map<string, EnvironmentView['slots'][string]>();
     units.forEach((u, i) => {
@@ -277,6 +279,7 @@ export class Environments {
       if (!s) slots.set(u.slot, (s = { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] }));
       const a = allocations[i];
       if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
+      if (a?.network) s.network = a.network;
     });
     return { environment: env, cloud, ...(zone !== undefined ? { zone } : {}), slots: Object.fromEntries(slots) };
   }
