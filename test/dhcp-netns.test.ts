@@ -20,14 +20,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tool } from './tools.js';
-import { renderDhcp } from '../lib/integrations/dhcp.js';
+import { dhcpReservations } from '../lib/integrations/dhcp.js';
 import { collect } from '../lib/integrations/dns/zones.js';
-import { netmask, type Network } from '../lib/core/network.js';
-import type { Allocation, Pool } from '../lib/core/model.js';
+import { netmask } from '../lib/core/network.js';
+import type { Ipam } from '../lib/engine/ipam.js';
+import { ctx, freshIpam } from './support.js';
 
 const exec = promisify(execFile);
 
-// ---- the data: PRE-MERGE PLACEHOLDER, replaced by the engine on DynamoDB Local once networks land ----
+// ---- the data: allocations made through the engine on DynamoDB Local, and its DHCP export ----
 interface Served {
   mac: string;
   unknownMac: string;
@@ -44,24 +45,44 @@ interface Served {
   domain: string;
 }
 const CLOUD = 'netns';
-let world: { networks: Network[]; pools: Pool[]; allocations: Allocation[] };
+let ipam: Ipam;
 async function served(): Promise<Served> {
-  const T = 't';
-  const n = (zone: string, name: string, cidr: string, x: Partial<Network>): Network => ({ cloud: CLOUD, zone, name, uid: name, family: 4, cidr, prefixLength: 24, dnsServers: [], searchDomains: [], ntpServers: [], routes: [], tags: {}, metadata: {}, createdAt: T, createdBy: T, updatedAt: T, updatedBy: T, ...x });
-  const p = (zone: string, name: string, ranges: string[]): Pool => ({ cloud: CLOUD, zone, name, uid: name, family: 4, ranges, exclude: [], network: name, tags: {}, metadata: {}, size: '0', epoch: 1, shards: 1, createdAt: T, createdBy: T, updatedAt: T, updatedBy: T });
-  const a = (pool: Pool, address: string, mac: string, hostname: string): Allocation => ({ cloud: CLOUD, zone: pool.zone, pool: pool.name, address, cidr: `${address}/32`, prefixLength: 32, family: 4, vm: hostname, name: 'eth0', mac, hostname, tags: {}, metadata: {}, allocatedAt: T, allocatedBy: T, version: 1 });
-  const spec = { gateway: '10.2.0.1', dnsServers: ['10.2.0.53', '10.2.0.54'], searchDomains: ['other.example.com', 'example.com'], ntpServers: ['10.2.0.123'], mtu: 1400, dns: { domain: 'other.example.com' } };
-  const other = p('other', 'db', ['10.2.0.10-10.2.0.99']);
-  const dmz = p('dmz', 'web', ['10.3.0.10-10.3.0.99']);
+  ({ ipam } = await freshIpam());
+  // Zone `other` owns the served network; zone `dmz` has its own, and reserves the victim's MAC there too.
+  await ipam.createNetwork(
+    CLOUD,
+    'other',
+    'db',
+    { cidr: '10.2.0.0/24', gateway: '10.2.0.1', dnsServers: ['10.2.0.53', '10.2.0.54'], searchDomains: ['other.example.com', 'example.com'], ntpServers: ['10.2.0.123', 'ntp.example.com'], mtu: 1400, dns: { domain: 'other.example.com' } },
+    ctx,
+  );
+  await ipam.createNetwork(CLOUD, 'dmz', 'web', { cidr: '10.3.0.0/24', gateway: '10.3.0.1', dnsServers: ['10.3.0.53'] }, ctx);
+  await ipam.createPool(CLOUD, 'other', 'db', { ranges: ['10.2.0.10-10.2.0.99'], network: 'db' }, ctx);
+  await ipam.createPool(CLOUD, 'dmz', 'web', { ranges: ['10.3.0.10-10.3.0.99'], network: 'web' }, ctx);
   const mac = '52:54:00:aa:bb:cc';
-  world = {
-    networks: [n('other', 'db', '10.2.0.0/24', spec), n('dmz', 'web', '10.3.0.0/24', { gateway: '10.3.0.1', dnsServers: ['10.3.0.53'] })],
-    pools: [other, dmz],
-    allocations: [a(other, '10.2.0.10', mac, 'db1'), a(dmz, '10.3.0.10', mac, 'evil')],
+  const { allocation } = await ipam.allocate({ cloud: CLOUD, zone: 'other', pool: 'db', holder: { kind: 'vm', id: 'db1' }, mac, hostname: 'db1' }, ctx);
+  await ipam.allocate({ cloud: CLOUD, zone: 'dmz', pool: 'web', holder: { kind: 'vm', id: 'web1' }, mac, hostname: 'web1' }, ctx);
+  // What the allocation answered the pipeline is what the DHCP client must get.
+  const n = allocation.network!;
+  expect(n).toMatchObject({ name: 'db', cidr: '10.2.0.0/24', gateway: '10.2.0.1' });
+  return {
+    mac,
+    unknownMac: '52:54:00:00:99:99',
+    address: allocation.address,
+    subnet: n.cidr,
+    otherSubnet: '10.3.0.0/24',
+    prefixLength: n.prefixLength,
+    netmask: netmask(n.prefixLength),
+    gateway: n.gateway!,
+    dnsServers: n.dnsServers,
+    searchDomains: n.searchDomains,
+    // DHCPv4 carries NTP servers as addresses: a name is left out.
+    ntpServers: n.ntpServers.filter((x) => /^[\d.]+$/.test(x)),
+    mtu: n.mtu!,
+    domain: 'other.example.com',
   };
-  return { mac, unknownMac: '52:54:00:00:99:99', address: '10.2.0.10', subnet: '10.2.0.0/24', otherSubnet: '10.3.0.0/24', prefixLength: 24, netmask: netmask(24), gateway: spec.gateway, dnsServers: spec.dnsServers, searchDomains: spec.searchDomains, ntpServers: spec.ntpServers, mtu: spec.mtu, domain: spec.dns.domain };
 }
-const exportDhcp = (format: 'kea' | 'dnsmasq') => collect(renderDhcp(CLOUD, world.networks, world.pools, (p) => world.allocations.filter((x) => x.pool === p.name && x.zone === p.zone), { format }));
+const exportDhcp = (format: 'kea' | 'dnsmasq') => collect(dhcpReservations(ipam, CLOUD, { format }));
 const IP = tool('ip', 'iproute2');
 
 const RUN = randomBytes(3).toString('hex');

@@ -14,12 +14,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { dhcpHostname, dhcpPlan, keaSubnetId, renderDhcp, type DhcpOptions } from '../lib/integrations/dhcp.js';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dhcpHostname, dhcpPlan, dhcpReservations, keaSubnetId, renderDhcp, type DhcpOptions } from '../lib/integrations/dhcp.js';
 import { collect } from '../lib/integrations/dns/zones.js';
+import { integrationRoutes } from '../lib/api/routes-integrations.js';
+import { Router } from '../lib/api/routes.js';
+import { Environments } from '../lib/engine/environments.js';
+import { Ipam } from '../lib/engine/ipam.js';
+import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
 import type { Allocation, Pool } from '../lib/core/model.js';
-import type { Network } from '../lib/core/network.js';
+import type { Network, NetworkSpec } from '../lib/core/network.js';
 import { tool } from './tools.js';
+import { ctx, clientConfig, ddbEndpoint, freshIpam } from './support.js';
+import { DMZ_ONLY, startService, type RunningService } from './service.js';
 
 const exec = promisify(execFile);
 const C = 'd1';
@@ -325,5 +333,144 @@ describe('duplicates and crafted records (refused at write time, still safe here
     const ok = net('z', 'n', '10.9.0.0/24', { gateway: '10.9.0.1', mtu: 9000 });
     expect(dhcpPlan(C, [ok], []).subnets[0]!.options).toEqual({ routers: '10.9.0.1', dnsServers: [], searchDomains: [], ntpServers: [], mtu: 9000 });
     expect(dhcpPlan(C, [net('z', 'n', '10.9.0.0/24', { gateway: '10.8.0.1' })], []).subnets[0]!.options.routers).toBeUndefined();
+  });
+});
+
+// ---- through the engine on DynamoDB Local ---------------------------------------------------------
+
+const OTHER_DB: NetworkSpec = { cidr: '10.2.0.0/24', gateway: '10.2.0.1', dnsServers: ['10.2.0.53', '2001:db8::53'], searchDomains: ['other.example.com'], ntpServers: ['10.2.0.123', 'ntp.example.com'], mtu: 1400, dns: { domain: 'other.example.com' } };
+const DMZ_WEB: NetworkSpec = { cidr: '10.3.0.0/24', gateway: '10.3.0.1', dnsServers: ['10.3.0.53'] };
+
+/** The issue's cloud: zone `other` with network db and VM db1 (the victim's MAC), zone `dmz` with network web. */
+async function seed(ipam: Ipam, cloud: string) {
+  await ipam.createNetwork(cloud, 'other', 'db', OTHER_DB, ctx);
+  await ipam.createNetwork(cloud, 'dmz', 'web', DMZ_WEB, ctx);
+  await ipam.createNetwork(cloud, 'other', 'v6', { cidr: 'fd00:2::/64', gateway: 'fe80::1' }, ctx);
+  await ipam.createPool(cloud, 'other', 'db', { ranges: ['10.2.0.0/24'], network: 'db' }, ctx);
+  await ipam.createPool(cloud, 'dmz', 'web', { ranges: ['10.3.0.0/25'], network: 'web' }, ctx);
+  await ipam.createPool(cloud, 'other', 'v6', { ranges: ['fd00:2::/120'], network: 'v6' }, ctx);
+  const a = (zone: string, pool: string, vm: string, extra: object) => ipam.allocate({ cloud, zone, pool, holder: { kind: 'vm', id: vm }, ...extra }, ctx);
+  await a('other', 'db', 'db1', { address: '10.2.0.10', mac: VICTIM_MAC, hostname: 'db1' });
+  await a('other', 'db', 'db2', { address: '10.2.0.11', mac: '52:54:00:00:02:11', hostname: 'db2.other.example.com' });
+  await a('other', 'db', 'nomac', { address: '10.2.0.12', hostname: 'nomac' });
+  await a('other', 'db', 'blk', { address: '10.2.0.16', prefixLength: 30, mac: '52:54:00:00:02:16' });
+  await a('other', 'v6', 'v6host', { address: 'fd00:2::5', mac: '52:54:00:00:66:05' });
+  await a('dmz', 'web', 'web1', { address: '10.3.0.5', mac: '52:54:00:00:03:05', hostname: 'web1' });
+}
+
+describe('through the engine and the route table', () => {
+  let ipam: Ipam;
+  let environments: Environments;
+  const CLOUD = 'e1';
+  const router = new Router(integrationRoutes);
+  const call = (query: Record<string, string>) => router.handle({ ipam, environments }, { method: 'GET', path: `/v1/clouds/${CLOUD}/dhcp`, query, headers: {}, body: null, principal: 'test', requestId: 'r1' });
+
+  beforeAll(async () => {
+    const fresh = await freshIpam();
+    ({ ipam } = fresh);
+    environments = new Environments(ipam, fresh.store);
+    await seed(ipam, CLOUD);
+  });
+
+  it('exports each IPv4 network with its options and the single IPv4 allocations with a MAC of its pools', async () => {
+    const r = await call({ format: 'kea' });
+    expect(r.headers['content-type']).toBe('application/json');
+    const f = JSON.parse(r.body) as KeaFragment;
+    expect(f.subnet4.map((s) => [s.subnet, s.id])).toEqual([['10.2.0.0/24', keaSubnetId(CLOUD, '10.2.0.0/24')], ['10.3.0.0/24', keaSubnetId(CLOUD, '10.3.0.0/24')]]);
+    expect(f.subnet4[0]!['option-data']).toEqual([
+      { name: 'routers', data: '10.2.0.1' },
+      { name: 'domain-name-servers', data: '10.2.0.53' },
+      { name: 'domain-name', data: 'other.example.com' },
+      { name: 'domain-search', data: 'other.example.com' },
+      { name: 'ntp-servers', data: '10.2.0.123' },
+      { name: 'interface-mtu', data: '1400' },
+    ]);
+    expect(f.subnet4[0]!.reservations).toEqual([
+      { 'hw-address': VICTIM_MAC, 'ip-address': '10.2.0.10', hostname: 'db1.other.example.com' },
+      { 'hw-address': '52:54:00:00:02:11', 'ip-address': '10.2.0.11', hostname: 'db2.other.example.com' },
+    ]);
+    expect(f.subnet4[1]!.reservations).toEqual([{ 'hw-address': '52:54:00:00:03:05', 'ip-address': '10.3.0.5', hostname: 'web1' }]);
+    const dm = await call({ format: 'dnsmasq', zone: 'dmz' });
+    expect(dm.headers['content-type']).toMatch(/^text\/plain/);
+    expect(configLines(dm.body)).toEqual([
+      'dhcp-range=set:dmz.web,10.3.0.0,static,255.255.255.0',
+      'dhcp-option=tag:dmz.web,option:router,10.3.0.1',
+      'dhcp-option=tag:dmz.web,option:dns-server,10.3.0.53',
+      'dhcp-host=52:54:00:00:03:05,10.3.0.5,web1',
+    ]);
+    // Both pass the real checkers.
+    writeFileSync(path.join(dir, 'engine-kea.json'), JSON.stringify({ Dhcp4: { 'interfaces-config': { interfaces: [] }, 'lease-database': { type: 'memfile', persist: false }, ...f } }));
+    const k = await exec(tool('kea-dhcp4', 'kea-dhcp4-server'), ['-t', path.join(dir, 'engine-kea.json')]).catch((e) => e);
+    expect(k.code ?? 0, `${k.stdout}${k.stderr}`).toBe(0);
+    writeFileSync(path.join(dir, 'engine-dnsmasq.conf'), (await call({ format: 'dnsmasq' })).body);
+    const d = await exec(tool('dnsmasq', 'dnsmasq-base'), ['--test', `--conf-file=${path.join(dir, 'engine-dnsmasq.conf')}`, '--port=0']).catch((e) => e);
+    expect(`${d.stdout}${d.stderr}`).toMatch(/syntax check OK/);
+  });
+
+  it('filters by zone, network and pool; 400s bad filters', async () => {
+    const subnets = async (q: Record<string, string>) => (JSON.parse((await call({ format: 'kea', ...q })).body) as KeaFragment).subnet4.map((s) => s.subnet);
+    expect(await subnets({ zone: 'other' })).toEqual(['10.2.0.0/24']);
+    expect(await subnets({ network: 'web' })).toEqual(['10.3.0.0/24']);
+    expect(await subnets({ zone: 'other', network: 'web' })).toEqual([]);
+    expect(await subnets({ pool: 'db' })).toEqual(['10.2.0.0/24']);
+    expect(await subnets({ pool: 'v6' })).toEqual([]);
+    const bad: Record<string, string>[] = [{ network: 'Bad_Name' }, { zone: '__proto__' }, { format: 'bind' }, { subnet: '10.0.0.0/8' }];
+    for (const q of bad) expect((await call(q)).status, JSON.stringify(q)).toBe(400);
+    await expect(collect(dhcpReservations(ipam, CLOUD, { format: 'kea', network: 'constructor!' }))).rejects.toMatchObject({ reason: 'InvalidInput' });
+  });
+
+  it("the issue's attack made through the engine: a dmz pool spanning 10.0.0.1..10.255.255.254 and the victim's MAC change nothing of zone other", async () => {
+    const before = JSON.parse((await call({ format: 'kea' })).body) as KeaFragment;
+    const beforeDm = configLines((await call({ format: 'dnsmasq', zone: 'other' })).body);
+    await ipam.createPool(CLOUD, 'dmz', 'wide', { ranges: ['10.0.0.1', '10.255.255.254'] }, ctx);
+    await ipam.allocate({ cloud: CLOUD, zone: 'dmz', pool: 'wide', holder: { kind: 'vm', id: 'evil' }, address: '10.0.0.1', mac: VICTIM_MAC, hostname: 'db1' }, ctx);
+    await ipam.allocate({ cloud: CLOUD, zone: 'dmz', pool: 'web', holder: { kind: 'vm', id: 'evil' }, address: '10.3.0.66', mac: VICTIM_MAC }, ctx);
+    const after = JSON.parse((await call({ format: 'kea' })).body) as KeaFragment;
+    expect(after.subnet4.map((s) => s.subnet)).toEqual(['10.2.0.0/24', '10.3.0.0/24']);
+    expect(victimEntry(after)).toEqual(victimEntry(before));
+    expect(after['user-context'].ipam.notExported).toEqual([{ pool: 'dmz/wide', reason: 'in no network' }]);
+    expect(configLines((await call({ format: 'dnsmasq', zone: 'other' })).body)).toEqual(beforeDm);
+  });
+});
+
+// ---- over HTTP: a caller granted only zone dmz, the export read by a cloud-wide caller -------------
+
+describe('over HTTP through the local service: a dmz-only caller cannot touch zone other’s DHCP', () => {
+  let svc: RunningService;
+  const table = `svc-dhcp-${randomBytes(4).toString('hex')}`;
+  const CLOUD = 'c1'; // DMZ_ONLY's grant is clouds/c1/zones/dmz/*
+  beforeAll(async () => {
+    svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint(), IPAM_TABLE: table });
+    // Networks and the victim's data by a cloud-wide engine on the service's own table.
+    await seed(new Ipam(new DynamoStore(documentClient(clientConfig()), table)), CLOUD);
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it("the issue's DHCP reproductions, sent by the dmz pipeline, leave zone other's subnet, options and reservations as they were", async () => {
+    const admin = svc.client();
+    const dmz = svc.client(DMZ_ONLY);
+    const exportKea = async () => (await admin.request<KeaFragment>('GET', `/v1/clouds/${CLOUD}/dhcp`, { query: { format: 'kea' } })).body;
+    const exportDm = async () => (await admin.request<string>('GET', `/v1/clouds/${CLOUD}/dhcp`, { query: { format: 'dnsmasq', zone: 'other' }, accept: 'text/plain' })).body;
+    const before = await exportKea();
+    const beforeDm = configLines(await exportDm());
+    expect(victimEntry(before)!.reservations[0]).toEqual({ 'hw-address': VICTIM_MAC, 'ip-address': '10.2.0.10', hostname: 'db1.other.example.com' });
+    const tried = async (p: Promise<unknown>) => p.then(() => 'ok', (e: { status?: number }) => e.status);
+    // A pool spanning 10.0.0.1 .. 10.255.255.254 holding the victim's MAC; the victim's MAC and name in dmz's own network.
+    expect(await tried(dmz.request('PUT', `/v1/clouds/${CLOUD}/zones/dmz/pools/wide`, { body: { ranges: ['10.0.0.1', '10.255.255.254'] } }))).toBe('ok');
+    expect(await tried(dmz.request('POST', `/v1/clouds/${CLOUD}/zones/dmz/pools/wide/allocations`, { body: { vm: 'evil', address: '10.0.0.1', mac: VICTIM_MAC, hostname: 'db1' } }))).toBe('ok');
+    expect(await tried(dmz.request('POST', `/v1/clouds/${CLOUD}/zones/dmz/pools/web/allocations`, { body: { vm: 'evil3', mac: VICTIM_MAC } }))).toBe('ok');
+    // Refused once hostnames are checked against the network's domain (400) or MACs are claimed per network (409).
+    const again = await tried(dmz.request('POST', `/v1/clouds/${CLOUD}/zones/dmz/pools/web/allocations`, { body: { vm: 'evil2', mac: VICTIM_MAC, hostname: 'db1.other.example.com' } }));
+    expect(['ok', 400, 409]).toContain(again);
+    // A pool of zone other, or zone other's export, is out of reach.
+    expect(await tried(dmz.request('POST', `/v1/clouds/${CLOUD}/zones/other/pools/db/allocations`, { body: { vm: 'evil4', mac: '52:54:00:00:66:66' } }))).toBe(403);
+    expect(await tried(dmz.request('GET', `/v1/clouds/${CLOUD}/dhcp`, { query: { format: 'kea' } }))).toBe(403);
+    const after = await exportKea();
+    expect(after.subnet4.map((s) => s.subnet)).toEqual(['10.2.0.0/24', '10.3.0.0/24']);
+    expect(victimEntry(after)).toEqual(victimEntry(before));
+    expect(after['user-context'].ipam.notExported).toEqual([{ pool: 'dmz/wide', reason: 'in no network' }]);
+    expect(configLines(await exportDm())).toEqual(beforeDm);
   });
 });

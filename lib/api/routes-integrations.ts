@@ -64,7 +64,10 @@ const KeaFragment = z
     'user-context': z.object({
       ipam: z.object({
         cloud: z.string(),
-        notExported: z.array(z.object({ pool: z.string(), reason: z.string() })).optional().openapi({ description: 'selected pools outside IPv4 networks: they have no DHCP subnet' }),
+        notExported: z
+          .array(z.object({ pool: z.string().optional(), network: z.string().optional(), reason: z.string() }))
+          .optional()
+          .openapi({ description: 'selected pools outside IPv4 networks (they have no DHCP subnet), and networks left out (overlapping ones, which only damaged data can hold)' }),
       }),
     }),
   })

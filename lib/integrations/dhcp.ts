@@ -335,7 +335,7 @@ export async function* dhcpReservations(ipam: Ipam, cloud: string, opts: DhcpOpt
   if (opts.zone !== undefined) checkName('zone', opts.zone);
   if (opts.network !== undefined) checkName('network', opts.network);
   if (opts.pool !== undefined) checkName('pool', opts.pool);
-  const [networks, pools] = await Promise.all([ipam.listNetworks(cloud), ipam.poolsOf(cloud)]);
+  const [networks, pools] = await Promise.all([ipam.networksOf(cloud), ipam.poolsOf(cloud)]);
   yield* renderDhcp(cloud, networks, pools, (p) => allocationsOf(ipam, p), opts);
 }
 
