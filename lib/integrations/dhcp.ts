@@ -23,7 +23,8 @@
  *   lies in the network's domain; any other name (another zone's, or any FQDN in a network without a
  *   domain) is left out rather than handed out.
  * IPv6 is out of scope (DHCPv6 identifies clients by DUID, not MAC); so are blocks (a reservation is
- * one address). DHCPv4 options carry IPv4 addresses only: IPv6 DNS or NTP servers of a network are left out.
+ * one address). DHCPv4 options carry IPv4 addresses only: a network's IPv6 DNS or NTP servers, and NTP
+ * servers given by name, are left out.
  *
  * Formats:
  * - `kea`: `{"subnet4": [...], "user-context": {...}}`, a Dhcp4 fragment. One `subnet4` entry per IPv4
