@@ -23,6 +23,7 @@ export type ErrorReason =
   | 'EnvironmentConflict'
   | 'ZoneLimit'
   | 'ZoneMismatch'
+  | 'NoNetwork'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -44,6 +45,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   EnvironmentConflict: 'Conflict',
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',
+  NoNetwork: 'Conflict',
   Contention: 'TooBusy',
 };
 
