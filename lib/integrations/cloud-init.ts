@@ -1,6 +1,6 @@
 /**
  * cloud-init network configuration (network-config version 2, the netplan format) of one VM, from the
- * addresses it holds: what `GET /v1/clouds/{cloud}/vms/{vm}/network-config` answers (docs/cloud-init.md).
+ * addresses it holds: what `GET /v1/clouds/{cloud}/vms/{vm}/network-config` answers (README, "cloud-init").
  *
  * One ethernet per NIC of the VM. A NIC is:
  *  - every allocation with the same MAC (so an IPv4 and an IPv6 network on one port are one NIC), matched
