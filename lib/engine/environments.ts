@@ -48,7 +48,7 @@ export interface EnvironmentSlotView {
   pool: string;
   count?: number;
   addresses: string[];
-  /** The network of the slot's pool (what its allocations carry), when the pool is in one. */
+  /** Per slot: its pool, its addresses and, when the pool is in a network, that network's NIC settings. */
   network?: NicNetwork;
 }
 
@@ -228,7 +228,7 @@ export class Environments {
         });
     const pinned = units.map((u, i) => [u, i] as const).filter(([u]) => u.address !== undefined);
     const free = units.map((u, i) => [u, i] as const).filter(([u]) => u.address === undefined);
-    const results: PromiseSettledResult<{ allocation: Allocation }>[] = new Array(units.length);
+    const results: PromiseSettledResult<{ allocation: AllocationView }>[] = new Array(units.length);
     for (const group of [pinned, free]) {
       const settled = await inBatches(group, ([u]) => allocateUnit(u));
       group.forEach(([, i], k) => (results[i] = settled[k]!));
@@ -250,7 +250,7 @@ export class Environments {
     if (!(await this.store.putEnvironment({ ...rec, state: 'ready', leaseUntil: 0, updatedAt: new Date(this.now()).toISOString() }, token))) {
       throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
     }
-    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: Allocation }>).value.allocation));
+    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: AllocationView }>).value.allocation));
     return { view, created: true };
   }
 
@@ -306,13 +306,13 @@ export class Environments {
     return this.viewOf(cloud, env, zone, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
   }
 
-  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
+  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (AllocationView | undefined)[]): EnvironmentView {
     // A Map, not `{}`: a slot named `constructor` or `toString` must not find Object.prototype's member.
     const slots = new Map<string, EnvironmentSlotView>();
     units.forEach((u, i) => {
       let s = slots.get(u.slot);
       if (!s) slots.set(u.slot, (s = { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] }));
-      const a = allocations[i] as AllocationView | undefined;
+      const a = allocations[i];
       if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
       if (a?.network !== undefined && s.network === undefined) s.network = a.network;
     });
