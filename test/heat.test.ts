@@ -6,6 +6,7 @@
  * example, taken from the README itself, must parse and get every parameter from IPAM's output.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import type { EnvironmentView } from '../lib/engine/environments.js';
 import { heatEnvironment, heatParameters } from '../lib/integrations/heat.js';
 import { startService, type RunningService } from './service.js';
-import { ddbEndpoint } from './support.js';
+import { ctx, ddbEndpoint, ipamOn } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** Debian's python3 (python3-heatclient lives there, whatever python3 comes first on PATH). */
@@ -89,8 +90,11 @@ const IPV6_LITERAL = /(?<![\w:.])(([0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}|[0-9a-f:]*:
 
 describe('the Heat environment over HTTP, and the README example', () => {
   let svc: RunningService;
+  const table = `heat-${randomBytes(4).toString('hex')}`;
+  /** The topology (networks, pools in them), laid out on the service's table before the service reads the cloud. */
+  const topology = () => ipamOn(table);
   beforeAll(async () => {
-    svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint() });
+    svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint(), IPAM_TABLE: table });
   });
   afterAll(async () => {
     await svc?.stop();
@@ -98,15 +102,21 @@ describe('the Heat environment over HTTP, and the README example', () => {
 
   it('answers slot names on/Yes/no/null and an IPv6 address YAML 1.1 reads as a number as exact strings', async () => {
     const c = svc.client();
-    await c.createPool('h', 'z', 'v6', { ranges: ['10:20:30:40:50:59:0:1'] });
-    await c.createPool('h', 'z', 'v4', { ranges: ['10.77.0.0/24'] });
+    await topology().createNetwork('h', 'z', 'n6', { cidr: '10:20:30:40:50:59:0:0/112', gateway: '10:20:30:40:50:59:0:2', dnsServers: ['10:20:30:40:50:59:0:53', '10:20:30:40:50:59:0:54'] }, ctx);
+    await topology().createPool('h', 'z', 'v6', { ranges: ['10:20:30:40:50:59:0:1'], network: 'n6' }, ctx);
+    await topology().createPool('h', 'z', 'v4', { ranges: ['10.77.0.0/24'] }, ctx);
     const body = { slots: { on: { zone: 'z', pool: 'v6', vm: 'h-1' }, Yes: { zone: 'z', pool: 'v4', vm: 'h-2', count: 2 }, no: { zone: 'z', pool: 'v4', vip: 'h-3' }, null: { zone: 'z', pool: 'v4', vm: 'h-4' } } };
     const put = await c.request<any>('PUT', '/v1/clouds/h/environments/yaml11', { body });
     expect(put.body.slots.on.addresses).toEqual(['10:20:30:40:50:59:0:1']);
     const heat = await c.request<string>('GET', '/v1/clouds/h/environments/yaml11', { query: { format: 'heat' } });
     const parsed = heatParse('env', heat.body);
     expect(parsed).toEqual({
-      parameter_defaults: { on: '10:20:30:40:50:59:0:1', Yes: put.body.slots.Yes.addresses.join(','), no: put.body.slots.no.addresses[0], null: put.body.slots.null.addresses[0] },
+      parameter_defaults: {
+        on: '10:20:30:40:50:59:0:1',
+        on_cidr: '10:20:30:40:50:59::/112', // canonical form
+        on_gateway: '10:20:30:40:50:59:0:2',
+        on_dns_servers: '10:20:30:40:50:59:0:53,10:20:30:40:50:59:0:54',
+        Yes: put.body.slots.Yes.addresses.join(','), no: put.body.slots.no.addresses[0], null: put.body.slots.null.addresses[0] },
     });
     // A slot named like another slot's network parameter is refused before anything is allocated.
     const clash = await c.request('PUT', '/v1/clouds/h/environments/clash', { body: { slots: { web: { zone: 'z', pool: 'v4', vm: 'c-1' }, web_gateway: { zone: 'z', pool: 'v4', vm: 'c-2' } } } }).catch((e) => e);
@@ -123,11 +133,22 @@ describe('the Heat environment over HTTP, and the README example', () => {
     for (const literal of ['10.20.0.1', '2001:db8::1', '10:20:30:40:50:59:0:1', 'fe80::1']) expect(`x: ${literal}`).toMatch(literal.includes(':') ? IPV6_LITERAL : IPV4_LITERAL);
     const manifest = parseYaml(readmeBlock('`shop.yaml`', 'yaml'));
     const c = svc.client();
-    await c.createPool('readme', 'dmz', 'web', { ranges: ['10.20.0.0/24'] });
-    await c.createPool('readme', 'data', 'db', { ranges: ['10.40.0.0/24'] });
+    const t = topology();
+    await t.createNetwork('readme', 'dmz', 'dmz', { cidr: '10.20.0.0/24', gateway: '10.20.0.1', dnsServers: ['10.20.0.53', '10.20.0.54'] }, ctx);
+    await t.createNetwork('readme', 'data', 'data', { cidr: '10.40.0.0/24', gateway: '10.40.0.1', dnsServers: ['10.40.0.53'] }, ctx);
+    await t.createPool('readme', 'dmz', 'web', { ranges: ['10.20.0.0/24'], network: 'dmz' }, ctx);
+    await t.createPool('readme', 'data', 'db', { ranges: ['10.40.0.0/24'], network: 'data' }, ctx);
     const put = await c.request<any>('PUT', '/v1/clouds/readme/environments/shop', { body: manifest });
     expect(put.status).toBe(201);
     const env = heatParse('env', (await c.request<string>('GET', '/v1/clouds/readme/environments/shop', { query: { format: 'heat' } })).body).parameter_defaults;
+    // Every parameter the template declares comes from IPAM's file, as the type it declares.
+    for (const [name, decl] of Object.entries<any>(template.parameters)) {
+      expect(env, `parameter ${name}`).toHaveProperty(name);
+      expect(typeof env[name], name).toBe('string');
+      if (decl.type === 'comma_delimited_list') expect(env[name].split(',').length, name).toBeGreaterThan(0);
+    }
+    expect(env).toMatchObject({ web_servers_cidr: '10.20.0.0/24', web_servers_gateway: '10.20.0.1', web_servers_dns_servers: '10.20.0.53,10.20.0.54', db_ip_cidr: '10.40.0.0/24', db_ip_gateway: '10.40.0.1', db_ip_dns_servers: '10.40.0.53' });
+    expect(env.web_servers.split(',')).toHaveLength(3);
     // Heat's ResourceGroup: member i gets resource_def with %index% = i; its server name must be the
     // hostname of the address it takes from the list parameter.
     const group = Object.values<any>(template.resources).find((r) => r.type === 'OS::Heat::ResourceGroup');

@@ -157,6 +157,9 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     expect(wrong).toMatchObject({ status: 409, problem: { reason: 'HolderMismatch' } });
     expect(wrong!.problem.detail).not.toContain('app-1');
     expect(await a.byHolder(C, 'vm', 'app-1', 'a')).toHaveLength(1);
+    // cloud-init on its zone's route: app-1's pool is in no network, so nothing to configure (409); the cloud route is not its grant.
+    expect(await errorOf(a.networkConfig(C, 'app-1', 'a'))).toMatchObject({ status: 409, problem: { reason: 'NoNetwork' } });
+    expect(await statusOf(a.networkConfig(C, 'app-1'))).toBe(403);
 
     // An environment of zone a named like zone b's and the cloud's: a separate object.
     const envPath = `/v1/clouds/${C}/zones/a/environments/shared`;
