@@ -21,12 +21,11 @@ import { collect } from '../lib/integrations/dns/zones.js';
 import { integrationRoutes } from '../lib/api/routes-integrations.js';
 import { Router } from '../lib/api/routes.js';
 import { Environments } from '../lib/engine/environments.js';
-import { Ipam } from '../lib/engine/ipam.js';
-import { documentClient, DynamoStore } from '../lib/dynamo/store.js';
+import type { Ipam } from '../lib/engine/ipam.js';
 import type { Allocation, Pool } from '../lib/core/model.js';
 import type { Network, NetworkSpec } from '../lib/core/network.js';
 import { tool } from './tools.js';
-import { ctx, clientConfig, ddbEndpoint, freshIpam } from './support.js';
+import { ctx, ddbEndpoint, freshIpam, ipamOn } from './support.js';
 import { DMZ_ONLY, startService, type RunningService } from './service.js';
 
 const exec = promisify(execFile);
@@ -442,7 +441,7 @@ describe('over HTTP through the local service: a dmz-only caller cannot touch zo
   beforeAll(async () => {
     svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint(), IPAM_TABLE: table });
     // Networks and the victim's data by a cloud-wide engine on the service's own table.
-    await seed(new Ipam(new DynamoStore(documentClient(clientConfig()), table)), CLOUD);
+    await seed(ipamOn(table), CLOUD);
   });
   afterAll(async () => {
     await svc?.stop();
