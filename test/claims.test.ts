@@ -209,6 +209,22 @@ describe('hostnames', () => {
     expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p1', holder: vm('y'), hostname: 'x' }, ctx)).created).toBe(true);
   });
 
+  it("in a network, hostnames are names of the network's domain, unique across its pools", async () => {
+    const { ipam } = await freshIpam();
+    await ipam.createNetwork('c', 'z', 'lan', { cidr: '10.32.0.0/24', dns: { domain: 'lan.example.com' } }, ctx);
+    await ipam.createNetwork('c', 'z', 'bare', { cidr: '10.33.0.0/24' }, ctx);
+    await ipam.createPool('c', 'z', 'a', { ranges: ['10.32.0.1-10.32.0.100'], network: 'lan' }, ctx);
+    await ipam.createPool('c', 'z', 'b', { ranges: ['10.32.0.101-10.32.0.200'], network: 'lan' }, ctx);
+    await ipam.createPool('c', 'z', 'n', { ranges: ['10.33.0.1-10.33.0.100'], network: 'bare' }, ctx);
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'a', holder: vm('a'), hostname: 'web' }, ctx)).created).toBe(true);
+    expect(await reasonOf(ipam.allocate({ cloud: 'c', zone: 'z', pool: 'b', holder: vm('b'), hostname: 'web.lan.example.com' }, ctx))).toBe('HostnameTaken');
+    expect(await reasonOf(ipam.allocate({ cloud: 'c', zone: 'z', pool: 'b', holder: vm('b'), hostname: 'web.other.example.com' }, ctx))).toBe('HostnameOutsideDomain');
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'b', holder: vm('b'), hostname: 'db.LAN.example.com.' }, ctx)).created).toBe(true);
+    // A network without a domain: labels only, claiming nothing.
+    expect(await reasonOf(ipam.allocate({ cloud: 'c', zone: 'z', pool: 'n', holder: vm('c'), hostname: 'web.lan.example.com' }, ctx))).toBe('HostnameOutsideDomain');
+    expect((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'n', holder: vm('c'), hostname: 'web' }, ctx)).created).toBe(true);
+  });
+
   it('drops a claim that no longer belongs to its allocation (the pool changed domain) instead of refusing for it', async () => {
     const { ipam, store } = await freshIpam();
     await ipam.createPool('c', 'z', 'a', { ranges: ['10.11.0.0/24'], dns: { domain: 'old.example.com' } }, ctx);

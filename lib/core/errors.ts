@@ -31,6 +31,7 @@ export type ErrorReason =
   | 'MacTaken'
   | 'HostnameTaken'
   | 'HostnameOutsideDomain'
+  | 'NoNetwork'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -60,6 +61,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   MacTaken: 'Conflict',
   HostnameTaken: 'Conflict',
   HostnameOutsideDomain: 'InvalidInput',
+  NoNetwork: 'Conflict',
   Contention: 'TooBusy',
 };
 
