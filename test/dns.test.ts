@@ -68,26 +68,27 @@ beforeAll(async () => {
   await alloc('z1', 'web', 'vm-web1', '10.20.0.10', 'web1', { mac: '52:54:00:00:00:01' });
   await alloc('z1', 'web', 'vm-web2', '10.20.1.20', 'WEB2');
   await alloc('z1', 'web', 'vm-api', '10.20.0.11', 'api.prod.example.com');
-  await alloc('z1', 'web', 'vm-mail', '10.20.0.12', 'mail.example.com.');
-  await alloc('z1', 'db', 'vm-x', '10.30.0.5', 'x.other.org');
+  // Hostnames are labels or FQDNs of their pool's own domain (issue 11): any case, a trailing dot tolerated.
+  await alloc('z1', 'web', 'vm-mail', '10.20.0.12', 'mail.prod.example.com.');
+  await alloc('z1', 'db', 'vm-x', '10.30.0.5', 'X.Example.COM');
   await alloc('z1', 'db', 'vm-db1', '10.30.0.6', 'db1');
   await alloc('z1', 'db', 'vm-anon', '10.30.0.7');
   await alloc('z1', 'db', 'vm-block', '10.30.0.32', 'blk', { prefixLength: 28 });
   await alloc('z1', 'db', 'vm-ns1', '10.30.0.53', 'ns1');
   await alloc('z2', 'v6', 'vm-h6', 'fd00:1:2:3::5', 'h6');
-  await alloc('z2', 'v6', 'vm-api6', 'fd00:1:2:3::6', 'api.prod.example.com');
+  await alloc('z2', 'v6', 'vm-api6', 'fd00:1:2:3::6', 'api.v6.example.net');
   await alloc('z2', 'nodns', 'vm-lonely', '10.40.0.5', 'lonely');
-  await alloc('z2', 'nodns', 'vm-svc', '10.40.0.6', 'svc.v6.example.net');
+  await alloc('z2', 'nodns', 'vm-svc', '10.40.0.6', 'svc');
   named.push(
     { fqdn: 'web1.prod.example.com', address: '10.20.0.10' },
     { fqdn: 'web2.prod.example.com', address: '10.20.1.20' },
     { fqdn: 'api.prod.example.com', address: '10.20.0.11' },
-    { fqdn: 'mail.example.com', address: '10.20.0.12' },
+    { fqdn: 'mail.prod.example.com', address: '10.20.0.12' },
+    { fqdn: 'x.example.com', address: '10.30.0.5' },
     { fqdn: 'db1.example.com', address: '10.30.0.6' },
     { fqdn: 'ns1.example.com', address: '10.30.0.53' },
     { fqdn: 'h6.v6.example.net', address: 'fd00:1:2:3::5' },
-    { fqdn: 'api.prod.example.com', address: 'fd00:1:2:3::6' },
-    { fqdn: 'svc.v6.example.net', address: '10.40.0.6' },
+    { fqdn: 'api.v6.example.net', address: 'fd00:1:2:3::6' },
   );
 });
 
@@ -97,13 +98,12 @@ describe('zone model', () => {
   it('lists forward zones (every pool domain) and reverse zones (/24, /64) with record counts', async () => {
     const zones = await listZones(ipam, CLOUD);
     expect(zones).toEqual([
-      { name: 'example.com', kind: 'forward', records: 3 }, // mail, db1, ns1
-      { name: 'prod.example.com', kind: 'forward', records: 4 }, // web1, web2, api (A), api (AAAA)
-      { name: 'v6.example.net', kind: 'forward', records: 2 }, // h6, svc
+      { name: 'example.com', kind: 'forward', records: 3 }, // x, db1, ns1
+      { name: 'prod.example.com', kind: 'forward', records: 4 }, // web1, web2, api, mail
+      { name: 'v6.example.net', kind: 'forward', records: 2 }, // h6, api
       { name: '0.20.10.in-addr.arpa', kind: 'reverse', records: 3 },
       { name: '1.20.10.in-addr.arpa', kind: 'reverse', records: 1 },
-      { name: '0.30.10.in-addr.arpa', kind: 'reverse', records: 3 }, // x.other.org, db1, ns1 (no block, no nameless)
-      { name: '0.40.10.in-addr.arpa', kind: 'reverse', records: 1 }, // svc (lonely has no domain)
+      { name: '0.30.10.in-addr.arpa', kind: 'reverse', records: 3 }, // x, db1, ns1 (no block, no nameless)
       { name: V6_ZONE, kind: 'reverse', records: 2 },
     ]);
   });
@@ -123,10 +123,11 @@ describe('zone model', () => {
     expect(text).toContain(`@\tIN\tSOA\tns1.example.com. hostmaster.example.com. ${serial} 3600 600 1209600 300\n`);
     expect(text).toContain('@\tIN\tNS\tns1.example.com.\n');
     expect(text).toContain('web2\tIN\tA\t10.20.1.20\n');
-    expect(text).toContain('api\tIN\tAAAA\tfd00:1:2:3::6\n');
-    expect(text).not.toContain('mail');
+    expect(text).toContain('mail\tIN\tA\t10.20.0.12\n');
+    expect(text).not.toContain('AAAA');
+    expect(text).not.toContain('db1');
     const rev = await collect(zoneFile(ipam, CLOUD, '0.30.10.in-addr.arpa'));
-    expect(rev).toContain('5\tIN\tPTR\tx.other.org.\n');
+    expect(rev).toContain('5\tIN\tPTR\tx.example.com.\n');
     expect(rev).not.toMatch(/^(7|32)\t/m);
   });
 
@@ -229,9 +230,9 @@ describe('zone files served by a real named', () => {
       expect(ptr, `PTR ${e.address}`).toEqual([`${e.fqdn}.`]);
     }
     const xptr = (await exec(dig, ['@127.0.0.1', '-p', String(port), '+short', '+norec', '-x', '10.30.0.5'])).stdout.trim();
-    expect(xptr).toBe('x.other.org.');
+    expect(xptr).toBe('x.example.com.');
     // No records for the nameless allocation, the block, or a label in a pool without a domain.
-    for (const a of ['10.30.0.7', '10.30.0.32', '10.40.0.5']) expect((await exec(dig, ['@127.0.0.1', '-p', String(port), '+short', '+norec', '-x', a])).stdout.trim()).toBe('');
+    for (const a of ['10.30.0.7', '10.30.0.32', '10.40.0.5', '10.40.0.6']) expect((await exec(dig, ['@127.0.0.1', '-p', String(port), '+short', '+norec', '-x', a])).stdout.trim()).toBe('');
     expect(await q('blk.example.com', 'A')).toEqual([]);
   });
 });
