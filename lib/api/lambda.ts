@@ -9,10 +9,11 @@ import { json, problem, type ApiRequest } from './http.js';
 import { routes as coreRoutes, Router, type Services } from './routes.js';
 import { environmentRoutes } from './routes-environments.js';
 import { integrationRoutes } from './routes-integrations.js';
+import { networkRoutes } from './routes-networks.js';
 
 export const API_VERSION = '1.0.0';
 
-export const routes = [...coreRoutes, ...environmentRoutes, ...integrationRoutes];
+export const routes = [...coreRoutes, ...networkRoutes, ...environmentRoutes, ...integrationRoutes];
 
 let openapi: unknown;
 export const router = new Router(routes, {
