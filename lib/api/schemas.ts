@@ -53,6 +53,9 @@ export const PoolPatchBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to change: give addRanges, removeRanges, addExclude, removeExclude, prefixLength, quarantineSeconds, dns, network, tags or metadata')
   .openapi('PoolPatch');
 
+/** What pools and networks answer besides their definition: tags, metadata, who made and changed them, when. */
+const Stamped = { tags: z.record(z.string(), z.string()), metadata: Metadata, createdAt: z.string(), createdBy: z.string(), updatedAt: z.string(), updatedBy: z.string() };
+
 export const Pool = z
   .object({
     cloud: Name,
@@ -69,12 +72,7 @@ export const Pool = z
     size: z.string().openapi({ description: 'allocatable addresses, decimal string (IPv6 counts exceed 2^53)' }),
     allocated: z.string(),
     free: z.string(),
-    tags: z.record(z.string(), z.string()),
-    metadata: Metadata,
-    createdAt: z.string(),
-    createdBy: z.string(),
-    updatedAt: z.string(),
-    updatedBy: z.string(),
+    ...Stamped,
   })
   .openapi('Pool');
 
@@ -149,30 +147,15 @@ export const NicNetwork = z
   })
   .openapi('NicNetwork');
 
-export const Network = z
-  .object({
-    cloud: Name,
-    zone: Name,
-    name: Name,
-    family: z.union([z.literal(4), z.literal(6)]),
-    cidr: z.string(),
-    prefixLength: z.number().int(),
-    gateway: z.string().optional(),
-    dnsServers: z.array(z.string()),
-    searchDomains: z.array(z.string()),
-    ntpServers: z.array(z.string()),
-    mtu: z.number().int().optional(),
-    vlan: z.number().int().optional(),
-    routes: z.array(Route),
-    dns: z.object({ domain: z.string() }).optional(),
-    tags: z.record(z.string(), z.string()),
-    metadata: Metadata,
-    createdAt: z.string(),
-    createdBy: z.string(),
-    updatedAt: z.string(),
-    updatedBy: z.string(),
-  })
-  .openapi('Network');
+/** A network as the API answers it: the NIC configuration, plus where it is, its DNS domain, tags and stamps. */
+export const Network = NicNetwork.extend({
+  cloud: Name,
+  zone: Name,
+  name: Name,
+  family: z.union([z.literal(4), z.literal(6)]),
+  dns: z.object({ domain: z.string() }).optional(),
+  ...Stamped,
+}).openapi('Network');
 
 export const NetworkListQuery = z.object({ zone: Name.optional() }).strict();
 
