@@ -275,10 +275,11 @@ describe('routes in process', () => {
   it('serves DHCP reservations as kea JSON and dnsmasq text, 400s a bad format', async () => {
     const kea = await call(`/v1/clouds/${CLOUD}/dhcp`, { format: 'kea' });
     expect(kea.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(kea.body).subnet4[0]).toMatchObject({ subnet: '10.20.0.0/23', reservations: [{ 'hw-address': '52:54:00:00:00:01', 'ip-address': '10.20.0.10', hostname: 'web1.prod.example.com' }] });
+    // These pools are in no network: DHCP serves networks only (test/dhcp.test.ts), and names them as not exported.
+    expect(JSON.parse(kea.body)).toMatchObject({ subnet4: [], 'user-context': { ipam: { notExported: expect.arrayContaining([{ pool: 'z1/web', reason: 'in no network' }]) } } });
     const dm = await call(`/v1/clouds/${CLOUD}/dhcp`, { format: 'dnsmasq', zone: 'z1' });
     expect(dm.headers['content-type']).toMatch(/^text\/plain/);
-    expect(dm.body).toContain('dhcp-host=52:54:00:00:00:01,10.20.0.10,web1.prod.example.com\n');
+    expect(dm.body).toContain('# not exported: pool z1/web (in no network)\n');
     expect((await call(`/v1/clouds/${CLOUD}/dhcp`, { format: 'bind' })).status).toBe(400);
   });
 });
@@ -309,8 +310,8 @@ describe('routes over HTTP through the local service', () => {
     const missing = await c.request('GET', '/v1/clouds/h1/dns/zones/1.50.10.in-addr.arpa').catch((e) => e);
     expect(missing.status).toBe(404);
     const kea = await c.request<{ subnet4: unknown[] }>('GET', '/v1/clouds/h1/dhcp', { query: { format: 'kea' } });
-    expect(kea.body.subnet4).toEqual([expect.objectContaining({ subnet: '10.50.0.0/24', reservations: [{ 'hw-address': '52:54:00:aa:bb:cc', 'ip-address': '10.50.0.9', hostname: 'app.h1.example.org' }] })]);
+    expect(kea.body).toEqual({ subnet4: [], 'user-context': { ipam: { cloud: 'h1', notExported: [{ pool: 'z/p', reason: 'in no network' }] } } });
     const dm = await c.request<string>('GET', '/v1/clouds/h1/dhcp', { query: { format: 'dnsmasq', pool: 'p' }, accept: 'text/plain' });
-    expect(dm.body).toContain('dhcp-host=52:54:00:aa:bb:cc,10.50.0.9,app.h1.example.org\n');
+    expect(dm.body).toContain('# not exported: pool z/p (in no network)\n');
   });
 });

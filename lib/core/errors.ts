@@ -28,6 +28,7 @@ export type ErrorReason =
   | 'NetworkOverlap'
   | 'NetworkInUse'
   | 'DomainTaken'
+  | 'NoNetwork'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -54,6 +55,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   NetworkOverlap: 'Conflict',
   NetworkInUse: 'Conflict',
   DomainTaken: 'Conflict',
+  NoNetwork: 'Conflict',
   Contention: 'TooBusy',
 };
 
