@@ -297,6 +297,7 @@ describe('API', () => {
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
         ...['GET', 'PATCH', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/addresses/{address}`),
         ...['GET', 'DELETE'].flatMap((m) => [`${m} /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/allocations`, `${m} /v1/clouds/{cloud}/zones/{zone}/vips/{vip}/allocations`]),
+        'GET /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/network-config',
         ...['PUT', 'GET', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/environments/{env}`),
       ],
     );
