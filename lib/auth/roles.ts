@@ -6,8 +6,9 @@
  *
  * - zone pipeline: the allocation lifecycle of one zone, nothing of its topology (no pool create,
  *   change or delete) and nothing outside the zone's path.
- * - network admin: pools (create, change, delete, read) and the cloud's zone limits; no allocations.
- *   With a zone, only that zone's pools (no limits, no cloud-wide listing).
+ * - network admin: pools (create, change, delete, read), the cloud's zone limits and DNS settings (and
+ *   reading its DNS zones); no allocations. With a zone, only that zone's pools (no limits, no DNS
+ *   settings, no cloud-wide listing).
  */
 export type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -42,13 +43,15 @@ export function zonePipeline(cloud: string, zone: string): RouteGrant[] {
   ];
 }
 
-/** Pools of the cloud (or of one zone) and, cloud-wide only, the per-zone limits. */
+/** Pools of the cloud (or of one zone) and, cloud-wide only, the per-zone limits and the DNS settings. */
 export function networkAdmin(cloud: string, zone?: string): RouteGrant[] {
   const c = `clouds/${segment('cloud', cloud)}`;
   const pools = `${c}/zones/${zone === undefined ? '*' : segment('zone', zone)}/pools/*`;
   return [
     ...each(['PUT', 'GET', 'PATCH', 'DELETE'], pools),
     ...(zone === undefined ? [...each(['GET'], `${c}/pools`), ...each(['PUT', 'GET'], `${c}/limits`)] : []),
+    // The cloud's DNS settings (SOA, NS, hostmaster of all its zones) and the zones they produce.
+    ...(zone === undefined ? [...each(['PUT', 'GET'], `${c}/dns`), ...each(['GET'], `${c}/dns/zones`), ...each(['GET'], `${c}/dns/zones/*`)] : []),
   ];
 }
 

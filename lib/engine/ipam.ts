@@ -13,6 +13,7 @@ import { checkName } from '../core/validate.js';
 import { Allocations } from './allocations.js';
 import { EngineCache } from './cache.js';
 import type { Engine } from './context.js';
+import { DnsSettingsOps } from './dns-settings.js';
 import { GroupCommit } from './group-commit.js';
 import { Importer } from './import.js';
 import { Pools } from './pools.js';
@@ -44,6 +45,7 @@ export class Ipam {
   private readonly groups: GroupCommit;
   private readonly releases: Releases;
   private readonly importer: Importer;
+  private readonly dns: DnsSettingsOps;
 
   constructor(
     private readonly store: Store,
@@ -63,6 +65,7 @@ export class Ipam {
     this.groups = new GroupCommit(e, this.allocations);
     this.releases = new Releases(e, this.allocations);
     this.importer = new Importer(e);
+    this.dns = new DnsSettingsOps(e);
   }
 
   // Pools (pools.ts).
@@ -78,6 +81,12 @@ export class Ipam {
   /** The cloud's per-zone limits (`{zones: {}}` when none are set). */
   getLimits = (...a: Args<'getLimits', Pools>) => this.pools.getLimits(...a);
   setLimits = (...a: Args<'setLimits', Pools>) => this.pools.setLimits(...a);
+
+  // DNS settings (dns-settings.ts).
+  /** The cloud's own DNS settings (name servers, hostmaster, timers), or undefined. */
+  getDnsSettings = (...a: Args<'getDnsSettings', DnsSettingsOps>) => this.dns.getDnsSettings(...a);
+  /** Replaces the cloud's DNS settings; moves the cloud's change clock (SOA serials). */
+  setDnsSettings = (...a: Args<'setDnsSettings', DnsSettingsOps>) => this.dns.setDnsSettings(...a);
 
   // Allocations (group-commit.ts, allocations.ts, release.ts, import.ts).
   /** A free address or block (or the requested one); the same (pool, holder, name) again answers the same allocation. */
