@@ -465,6 +465,69 @@ describe('reverse zones from networks (crafted networks)', () => {
   });
 });
 
+// A cloud with stored networks (the networks engine): issue 11's victim and attacker, written through the engine.
+const N = 'n1';
+const N_NAMED: Expect[] = [
+  { fqdn: 'db1.other.example.com', address: '10.2.0.10' },
+  { fqdn: 'web.dmz.example.com', address: '10.1.0.70' },
+  { fqdn: 'web6.dmz.example.com', address: 'fd00:10::5' },
+];
+
+describe('zones from stored networks', () => {
+  beforeAll(async () => {
+    await ipam.setDnsSettings(N, { primaryNs: 'ns1.other.example.com', primaryNsAddresses: ['10.2.0.53'], hostmaster: 'hostmaster@other.example.com' }, ctx);
+    await ipam.createNetwork(N, 'other', 'onet', { cidr: '10.2.0.0/24', gateway: '10.2.0.1', dns: { domain: 'other.example.com' } }, ctx);
+    await ipam.createPool(N, 'other', 'pb', { ranges: ['10.2.0.0/24'], network: 'onet' }, ctx);
+    await ipam.createNetwork(N, 'dmz', 'dnet', { cidr: '10.1.0.64/26', gateway: '10.1.0.65', dns: { domain: 'dmz.example.com' } }, ctx);
+    await ipam.createPool(N, 'dmz', 'pa', { ranges: ['10.1.0.64/26'], network: 'dnet' }, ctx);
+    await ipam.createNetwork(N, 'dmz', 'dnet6', { cidr: 'fd00:10::/64', dns: { domain: 'dmz.example.com' } }, ctx);
+    await ipam.createPool(N, 'dmz', 'pa6', { ranges: ['fd00:10::/120'], network: 'dnet6' }, ctx);
+    // Attack 3's pool: another zone's domain that sorts first.
+    await ipam.createPool(N, 'dmz', 'aaa', { ranges: ['10.5.0.0/24'], dns: { domain: 'aaa.example.com' } }, ctx);
+    const at = (zone: string, pool: string, vm: string, address: string, hostname: string) => ipam.allocate({ cloud: N, zone, pool, holder: { kind: 'vm', id: vm }, address, hostname }, ctx);
+    await at('other', 'pb', 'db1', '10.2.0.10', 'db1');
+    await at('dmz', 'pa', 'web', '10.1.0.70', 'web');
+    await at('dmz', 'pa6', 'web6', 'fd00:10::5', 'web6');
+    // Attacks 1 and 2 as a dmz pipeline would send them. Refusing them at write time (400) is the claims
+    // work's; whether or not they are stored, the zones must not carry them.
+    for (const [address, hostname] of [['10.1.0.71', 'db1.other.example.com'], ['10.1.0.72', 'ns1.other.example.com']]) {
+      await at('dmz', 'pa', `evil-${address}`, address!, hostname!).catch((e) => expect(e).toMatchObject({ reason: 'InvalidInput' }));
+    }
+  });
+
+  it('a forward zone per owned domain (dual stack), reverse zones of the networks (RFC 2317 for the /26), SOA/NS from the settings', async () => {
+    expect(await listZones(ipam, N)).toEqual([
+      { name: 'aaa.example.com', kind: 'forward', records: 0 },
+      { name: 'dmz.example.com', kind: 'forward', records: 2 },
+      { name: 'other.example.com', kind: 'forward', records: 1 },
+      { name: '0.1.10.in-addr.arpa', kind: 'reverse', records: 1 },
+      { name: '64-127.0.1.10.in-addr.arpa', kind: 'reverse', records: 1 },
+      { name: '0.2.10.in-addr.arpa', kind: 'reverse', records: 1 },
+      { name: '0.0.0.0.0.0.0.0.0.1.0.0.0.0.d.f.ip6.arpa', kind: 'reverse', records: 1 },
+    ]);
+    const other = await collect(zoneFile(ipam, N, 'other.example.com'));
+    expect(other.split('\n').filter((l) => /\tIN\t(A|AAAA)\t/.test(l))).toEqual(['ns1\tIN\tA\t10.2.0.53', 'db1\tIN\tA\t10.2.0.10']);
+    for (const z of await listZones(ipam, N)) {
+      const text = await collect(zoneFile(ipam, N, z.name));
+      expect(text, z.name).toMatch(/\tSOA\tns1\.other\.example\.com\. hostmaster\.other\.example\.com\. /);
+      expect(text).not.toMatch(/10\.1\.0\.7[12]|127\.0\.0\.1|ns1\.aaa/);
+      const r = await checkzone(z.name, text);
+      expect(r.code, `${z.name}: ${r.out}\n${text}`).toBe(0);
+    }
+    expect(await listZones(ipam, N, { zone: 'other' })).toEqual([
+      { name: 'other.example.com', kind: 'forward', records: 1 },
+      { name: '0.2.10.in-addr.arpa', kind: 'reverse', records: 1 },
+    ]);
+  });
+
+  it('attack 4 and 5 are refused at write time (DomainTaken), and the zones are unchanged', async () => {
+    const before = await listZones(ipam, N);
+    expect(await reasonOf(ipam.createPool(N, 'dmz', 'hijack', { ranges: ['10.6.0.0/24'], dns: { domain: 'db1.other.example.com' } }, ctx))).toBe('DomainTaken');
+    expect(await reasonOf(ipam.createPool(N, 'dmz', 'twin', { ranges: ['10.7.0.0/24'], dns: { domain: 'other.example.com' } }, ctx))).toBe('DomainTaken');
+    expect(await listZones(ipam, N)).toEqual(before);
+  });
+});
+
 describe('zone files served by a real named', () => {
   let dir: string;
   let proc: ChildProcess | undefined;
@@ -491,12 +554,13 @@ describe('zone files served by a real named', () => {
       writeFileSync(path.join(dir, `${z}.zone`), text);
       expect((await checkzone(z, text)).code, z).toBe(0);
     }
+    for (const z of await listZones(ipam, N)) writeFileSync(path.join(dir, `${z.name}.zone`), await collect(zoneFile(ipam, N, z.name)));
   });
 
   it('answers A, AAAA and PTR for every named allocation, the name servers from the settings, PTRs of RFC 2317 zones through their CNAMEs', async () => {
     const namedBin = tool('named', 'bind9');
     const dig = tool('dig', 'bind9-dnsutils');
-    const zones = [...(await listZones(ipam, CLOUD)).map((z) => z.name), ...lab().zones.keys()];
+    const zones = [...(await listZones(ipam, CLOUD)).map((z) => z.name), ...lab().zones.keys(), ...(await listZones(ipam, N)).map((z) => z.name)];
     const port = await freePort();
     const conf = path.join(dir, 'named.conf');
     writeFileSync(
@@ -529,7 +593,7 @@ describe('zone files served by a real named', () => {
       if (Date.now() > deadline) throw new Error(`named did not answer within 20 s:\n${log}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    for (const e of [...named, ...LAB_NAMED]) {
+    for (const e of [...named, ...LAB_NAMED, ...N_NAMED]) {
       const fam = parseAddress(e.address).family;
       expect(await dg(e.fqdn, fam === 4 ? 'A' : 'AAAA'), `${e.fqdn} ${fam === 4 ? 'A' : 'AAAA'}`).toEqual([e.address]);
       let ptr = await dg('-x', e.address);
@@ -542,12 +606,17 @@ describe('zone files served by a real named', () => {
     expect(await dg('70.64-127.0.9.10.in-addr.arpa', 'PTR')).toEqual(['a.lab.example.org.']);
     // The name server: from the settings, not from the allocation named ns1 (10.30.0.53).
     expect((await dg('ns1.example.com', 'A')).sort()).toEqual(['192.0.2.53']);
-    expect(await dg('prod.example.com', 'NS')).toEqual(['ns1.example.com.', 'ns2.example.net.']);
+    expect((await dg('prod.example.com', 'NS')).sort()).toEqual(['ns1.example.com.', 'ns2.example.net.']);
     expect((await dg('prod.example.com', 'SOA'))[0]).toMatch(/^ns1\.example\.com\. dns\\\.admin\.example\.com\. \d+ 3600 600 1209600 300$/);
     // No record for names outside their own domain, nameless allocations, blocks or pools without a domain.
     for (const a of ['10.30.0.5', '10.30.0.7', '10.30.0.9', '10.30.0.32', '10.40.0.5', '10.40.0.6', '10.30.0.53', '10.20.0.12']) expect(await dg('-x', a), a).toEqual([]);
     for (const n of ['mail.example.com', 'www.prod.example.com', 'blk.example.com']) expect(await dg(n, 'A'), n).toEqual([]);
     expect(await dg('api.prod.example.com', 'AAAA')).toEqual([]);
+    // Issue 11's victim: its name and its name server answer only what zone `other` owns.
+    expect(await dg('db1.other.example.com', 'A')).toEqual(['10.2.0.10']);
+    expect(await dg('ns1.other.example.com', 'A')).toEqual(['10.2.0.53']);
+    expect((await dg('aaa.example.com', 'SOA'))[0]).toMatch(/^ns1\.other\.example\.com\. /);
+    for (const a of ['10.1.0.71', '10.1.0.72']) expect(await dg('-x', a), a).toEqual([]);
   });
 });
 

@@ -25,6 +25,12 @@ export type ErrorReason =
   | 'ZoneLimit'
   | 'ZoneMismatch'
   | 'DnsNotConfigured'
+  | 'NetworkNotFound'
+  | 'NetworkExists'
+  | 'NetworkOverlap'
+  | 'NetworkInUse'
+  | 'DomainTaken'
+  | 'NoNetwork'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -48,6 +54,12 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',
   DnsNotConfigured: 'Conflict',
+  NetworkNotFound: 'NotFound',
+  NetworkExists: 'Conflict',
+  NetworkOverlap: 'Conflict',
+  NetworkInUse: 'Conflict',
+  DomainTaken: 'Conflict',
+  NoNetwork: 'Conflict',
   Contention: 'TooBusy',
 };
 

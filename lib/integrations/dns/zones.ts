@@ -155,15 +155,6 @@ export async function loadDnsSettings(ipam: Ipam, cloud: string, defaults: DnsCo
   return resolveDns(await ipam.getDnsSettings(cloud), defaults);
 }
 
-/**
- * The cloud's networks. TODO(networks milestone): `ipam.listNetworks(cloud)` once main has it; until
- * then an engine without networks has none.
- */
-export async function networksOf(ipam: Ipam, cloud: string): Promise<Network[]> {
-  const list = (ipam as unknown as { listNetworks?: (cloud: string) => Promise<Network[]> }).listNetworks;
-  return list ? list.call(ipam, cloud) : [];
-}
-
 export type RecordType = 'A' | 'AAAA' | 'PTR' | 'CNAME';
 
 export interface DnsRecord {
@@ -332,7 +323,7 @@ export class CloudDns {
 
   /** Reads what the cloud's zones are made of: pools, networks and the settings (cloud's, else `defaults`). */
   static async load(ipam: Ipam, cloud: string, defaults: DnsConfig = {}): Promise<CloudDns> {
-    const [pools, networks, settings] = await Promise.all([ipam.poolsOf(cloud), networksOf(ipam, cloud), loadDnsSettings(ipam, cloud, defaults)]);
+    const [pools, networks, settings] = await Promise.all([ipam.poolsOf(cloud), ipam.networksOf(cloud), loadDnsSettings(ipam, cloud, defaults)]);
     return new CloudDns(cloud, pools, { networks, ...(settings ? { settings: settings.settings } : {}) });
   }
 
