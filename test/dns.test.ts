@@ -673,6 +673,17 @@ describe('routes in process', () => {
     expect(JSON.parse((await call('GET', '/v1/clouds/nocloud/dns')).body)).toEqual(JSON.parse(put.body));
     expect(JSON.parse((await call('GET', '/v1/clouds/nocloud/dns/zones')).body)).toEqual({ items: [] });
   });
+
+  it('serves DHCP reservations as kea JSON and dnsmasq text, 400s a bad format', async () => {
+    const kea = await call('GET', `/v1/clouds/${CLOUD}/dhcp`, { format: 'kea' });
+    expect(kea.headers['content-type']).toBe('application/json');
+    // These pools are in no network: DHCP serves networks only (test/dhcp.test.ts), and names them as not exported.
+    expect(JSON.parse(kea.body)).toMatchObject({ subnet4: [], 'user-context': { ipam: { notExported: expect.arrayContaining([{ pool: 'z1/web', reason: 'in no network' }]) } } });
+    const dm = await call('GET', `/v1/clouds/${CLOUD}/dhcp`, { format: 'dnsmasq', zone: 'z1' });
+    expect(dm.headers['content-type']).toMatch(/^text\/plain/);
+    expect(dm.body).toContain('# not exported: pool z1/web (in no network)\n');
+    expect((await call('GET', `/v1/clouds/${CLOUD}/dhcp`, { format: 'bind' })).status).toBe(400);
+  });
 });
 
 describe('routes over signed HTTP through the local service (deployment defaults in IPAM_DNS_*)', () => {
@@ -712,9 +723,9 @@ describe('routes over signed HTTP through the local service (deployment defaults
     const missing = await c.request('GET', '/v1/clouds/h1/dns/zones/1.50.10.in-addr.arpa').catch((e) => e);
     expect(missing.status).toBe(404);
     const kea = await c.request<{ subnet4: unknown[] }>('GET', '/v1/clouds/h1/dhcp', { query: { format: 'kea' } });
-    expect(kea.body.subnet4).toEqual([expect.objectContaining({ subnet: '10.50.0.0/24', reservations: [{ 'hw-address': '52:54:00:aa:bb:cc', 'ip-address': '10.50.0.9', hostname: 'app.h1.example.org' }] })]);
+    expect(kea.body).toEqual({ subnet4: [], 'user-context': { ipam: { cloud: 'h1', notExported: [{ pool: 'z/p', reason: 'in no network' }] } } });
     const dm = await c.request<string>('GET', '/v1/clouds/h1/dhcp', { query: { format: 'dnsmasq', pool: 'p' }, accept: 'text/plain' });
-    expect(dm.body).toContain('dhcp-host=52:54:00:aa:bb:cc,10.50.0.9,app.h1.example.org\n');
+    expect(dm.body).toContain('# not exported: pool z/p (in no network)\n');
   });
 
   it('serves the deployment defaults until the cloud has its own; only a cloud-wide network admin may set or read them', async () => {

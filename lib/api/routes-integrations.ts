@@ -81,24 +81,47 @@ const ZoneFilter = z.object({ zone: S.Name.optional().openapi({ description: 'on
 
 export const DhcpQuery = z
   .object({
-    format: z.enum(['kea', 'dnsmasq']).default('kea').openapi({ description: 'kea: a Dhcp4 `subnet4` fragment (JSON); dnsmasq: dhcp-host lines' }),
-    zone: S.Name.optional(),
-    pool: S.Name.optional(),
+    format: z.enum(['kea', 'dnsmasq']).default('kea').openapi({ description: 'kea: a Dhcp4 fragment (JSON) with one `subnet4` entry per IPv4 network; dnsmasq: configuration lines (dhcp-range, dhcp-option, dhcp-host) per network' }),
+    zone: S.Name.optional().openapi({ description: "only this zone's networks" }),
+    network: S.Name.optional().openapi({ description: 'only networks of this name (with `zone`: that one network)' }),
+    pool: S.Name.optional().openapi({ description: "only this pool's reservations (and the networks holding such a pool)" }),
   })
   .strict();
+
+const KeaOptionData = z.object({ name: z.enum(['routers', 'domain-name-servers', 'domain-name', 'domain-search', 'ntp-servers', 'interface-mtu']), data: z.string() });
 
 const KeaFragment = z
   .object({
     subnet4: z.array(
       z.object({
-        id: z.number().int(),
-        subnet: z.string(),
-        'user-context': z.record(z.string(), z.unknown()),
+        id: z.number().int().openapi({ description: 'stable for the cloud and the CIDR' }),
+        subnet: z.string().openapi({ example: '10.20.0.0/24' }),
+        'reservations-global': z.literal(false),
+        'reservations-in-subnet': z.literal(true),
+        'option-data': z.array(KeaOptionData),
         reservations: z.array(z.object({ 'hw-address': z.string(), 'ip-address': z.string(), hostname: z.string().optional() })),
+        'user-context': z.object({
+          ipam: z.object({
+            cloud: z.string(),
+            zone: z.string(),
+            network: z.string(),
+            pools: z.array(z.string()),
+            skipped: z.array(z.object({ address: z.string(), holder: z.string(), reason: z.string() })).optional(),
+          }),
+        }),
       }),
-    ),
+    ).openapi({ description: 'one entry per IPv4 network; no `pools`, so only reserved MACs get an address' }),
+    'user-context': z.object({
+      ipam: z.object({
+        cloud: z.string(),
+        notExported: z
+          .array(z.object({ pool: z.string().optional(), network: z.string().optional(), reason: z.string() }))
+          .optional()
+          .openapi({ description: 'selected pools outside IPv4 networks (they have no DHCP subnet), and networks left out (overlapping ones, which only damaged data can hold)' }),
+      }),
+    }),
   })
-  .openapi('KeaDhcp4Reservations');
+  .openapi('KeaDhcp4Config');
 
 /** The deployment's default DNS settings are read once per process (IPAM_DNS_* environment variables). */
 let dnsConfig: ReturnType<typeof dnsConfigFromEnv> | undefined;
@@ -171,16 +194,17 @@ export const integrationRoutes: Route[] = [
     path: '/v1/clouds/{cloud}/dhcp',
     operationId: 'getDhcpReservations',
     tag: 'DHCP',
-    summary: 'DHCP host reservations (single IPv4 addresses with a MAC) for Kea or dnsmasq, optionally of one zone or pool',
+    summary: "DHCP per IPv4 network, reservations only, for Kea or dnsmasq: each network's subnet and options (router, DNS, domain, search, NTP, MTU) and its pools' single IPv4 allocations with a MAC; optionally of one zone, network or pool",
     params: z.object({ cloud: S.Name }),
     query: DhcpQuery,
     responses: {
-      200: { description: 'kea: application/json Dhcp4 fragment; dnsmasq: text/plain dhcp-host lines', schema: KeaFragment, content: { 'text/plain': z.string().openapi({ description: 'dnsmasq dhcp-host lines' }) } },
+      200: { description: 'kea: application/json Dhcp4 fragment; dnsmasq: text/plain configuration lines', schema: KeaFragment, content: { 'text/plain': z.string().openapi({ description: 'dnsmasq dhcp-range, dhcp-option, domain and dhcp-host lines' }) } },
       ...problems(400),
     },
     async handle({ ipam, params, query }) {
-      const body = await collect(dhcpReservations(ipam, params.cloud!, { format: query.format, ...(query.zone ? { zone: query.zone } : {}), ...(query.pool ? { pool: query.pool } : {}) }));
-      return query.format === 'kea' ? text(200, body, 'application/json') : text(200, body, 'text/plain; charset=utf-8');
+      const { format, zone, network, pool } = query;
+      const body = await collect(dhcpReservations(ipam, params.cloud!, { format, ...(zone ? { zone } : {}), ...(network ? { network } : {}), ...(pool ? { pool } : {}) }));
+      return format === 'kea' ? text(200, body, 'application/json') : text(200, body, 'text/plain; charset=utf-8');
     },
   },
 ];
