@@ -285,8 +285,10 @@ describe('bad requests never reach the engine', () => {
 });
 
 describe('service settings', () => {
-  it('refuses a bad IPAM_GROUP_COMMIT, IPAM_DYNAMODB_HEAP_MB or IPAM_PORT with a one-line message and exit 1', async () => {
+  it('refuses a bad IPAM_GROUP_COMMIT, IPAM_DYNAMODB_HEAP_MB, IPAM_PORT or IPAM_DNS_* with a one-line message and exit 1', async () => {
     for (const [k, v, msg] of [
+      ['IPAM_DNS_PRIMARY_NS', 'ns1.example.com', /IPAM_DNS_PRIMARY_NS and IPAM_DNS_HOSTMASTER go together/],
+      ['IPAM_DNS_TTL', 'soon', /IPAM_DNS_TTL must be a number of seconds, not soon/],
       ['IPAM_GROUP_COMMIT', 'lots', /IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not "lots"/],
       ['IPAM_DYNAMODB_HEAP_MB', '12', /IPAM_DYNAMODB_HEAP_MB must be a whole number of MB from 256 to 65536, not "12"/],
       ['IPAM_PORT', '99999', /IPAM_PORT must be a port number/],
