@@ -341,6 +341,10 @@ describe('the DNS attacks of issue 11, on crafted data', () => {
     expect(zones.get('0.1.10.in-addr.arpa')).not.toMatch(/PTR\t.*other/); // no PTR naming the victim
     expect(zones.get('dmz.example.com')).toContain('web\tIN\tA\t10.1.0.12\n');
     for (const [z, text] of zones) expect((await checkzone(z, text)).code, `${z}\n${text}`).toBe(0);
+    // A stored record that names the victim's pool but holds a dmz address gets nothing either.
+    const { dns, pools } = victimAndAttacker();
+    expect(dns.recordsOf({ ...allocation(pools.pa!, '10.1.0.20', 'evil'), zone: 'other', pool: 'pb' })).toEqual([]);
+    expect(dns.recordsOf(allocation(pools.pb!, '10.2.0.20', 'fine'))).toHaveLength(2);
   });
 
   it('2: nobody replaces or shadows the name server ns1.other.example.com: its address comes from the settings only', () => {

@@ -165,8 +165,6 @@ export interface DnsRecord {
   name: string;
   type: RecordType;
   data: string;
-  /** The security zone whose allocation gave the record. */
-  from: string;
 }
 
 export const recordLine = (r: Pick<DnsRecord, 'owner' | 'type' | 'data'>) => `${r.owner}\tIN\t${r.type}\t${r.data}\n`;
@@ -367,14 +365,7 @@ export class CloudDns {
 
   /** The pools with a range that overlaps [start, end] of the family: the only pools that can give a reverse zone records. */
   poolsOverlapping(r: { family: Family; start: bigint; end: bigint }): Pool[] {
-    return [...this.pools.values()].filter(
-      (p) =>
-        p.family === r.family &&
-        p.ranges.some((t) => {
-          const x = parseRange(t);
-          return x.start <= r.end && r.start <= x.end;
-        }),
-    );
+    return [...this.pools.values()].filter((p) => p.family === r.family && this.rangesOf(p).some((x) => x.start <= r.end && r.start <= x.end));
   }
 
   /** The allocation's full name (no trailing dot) in its own domain, if it has one. */
@@ -385,6 +376,23 @@ export class CloudDns {
     if (!domain || !h) return undefined;
     const name = h.includes('.') ? h : normalizeName(`${h}.${domain}`);
     return name && isUnder(name, domain) ? name : undefined;
+  }
+
+  private readonly parsedRanges = new Map<Pool, { start: bigint; end: bigint }[]>();
+
+  private rangesOf(pool: Pool): { start: bigint; end: bigint }[] {
+    let r = this.parsedRanges.get(pool);
+    if (!r) {
+      r = pool.ranges.flatMap((t) => {
+        try {
+          return [parseRange(t)];
+        } catch {
+          return [];
+        }
+      });
+      this.parsedRanges.set(pool, r);
+    }
+    return r;
   }
 
   /** The deepest claimed domain (any security zone's, withheld or not) that holds `name`. */
@@ -407,12 +415,14 @@ export class CloudDns {
     } catch {
       return [];
     }
-    const out: DnsRecord[] = [{ zone: domain, owner: relativeOwner(name, domain), name, type: a.family === 4 ? 'A' : 'AAAA', data: a.address, from: a.zone }];
+    // The record must lie in the pool it names (pools never overlap): a record naming another pool gets nothing.
+    if (pool.family !== a.family || !this.rangesOf(pool).some((r) => value >= r.start && value <= r.end)) return [];
+    const out: DnsRecord[] = [{ zone: domain, owner: relativeOwner(name, domain), name, type: a.family === 4 ? 'A' : 'AAAA', data: a.address }];
     const slot = this.layout.slotOf(pool, a.family, value);
     if (slot) {
       const full = slot.owner === '@' ? slot.zone : `${slot.owner}.${slot.zone}`;
-      out.push({ zone: slot.zone, owner: slot.owner, name: full, type: 'PTR', data: `${name}.`, from: a.zone });
-      if (slot.parent) out.push({ zone: slot.parent.zone, owner: slot.parent.owner, name: `${slot.parent.owner}.${slot.parent.zone}`, type: 'CNAME', data: `${full}.`, from: a.zone });
+      out.push({ zone: slot.zone, owner: slot.owner, name: full, type: 'PTR', data: `${name}.` });
+      if (slot.parent) out.push({ zone: slot.parent.zone, owner: slot.parent.owner, name: `${slot.parent.owner}.${slot.parent.zone}`, type: 'CNAME', data: `${full}.` });
     }
     return out;
   }
