@@ -29,6 +29,7 @@ export type ErrorReason =
   | 'NetworkInUse'
   | 'DomainTaken'
   | 'NoNetwork'
+  | 'NicConflict'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -56,6 +57,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   NetworkInUse: 'Conflict',
   DomainTaken: 'Conflict',
   NoNetwork: 'Conflict',
+  NicConflict: 'Conflict',
   Contention: 'TooBusy',
 };
 
