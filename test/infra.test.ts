@@ -292,16 +292,18 @@ describe('API', () => {
     const lifecycle = new Set(
       [
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+        'GET /v1/clouds/{cloud}/zones/{zone}/networks/{network}',
         'POST /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
         ...['GET', 'PATCH', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/addresses/{address}`),
         ...['GET', 'DELETE'].flatMap((m) => [`${m} /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/allocations`, `${m} /v1/clouds/{cloud}/zones/{zone}/vips/{vip}/allocations`]),
+        'GET /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/network-config',
         ...['PUT', 'GET', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/environments/{env}`),
       ],
     );
     const pipeline = arnsOf('ZonePipelineRole');
     const admin = arnsOf('NetAdminRole');
-    const topology = (r: { method: string; path: string }) => /\/pools\/\{pool\}$/.test(r.path) && r.method !== 'GET';
+    const topology = (r: { method: string; path: string }) => /\/(pools\/\{pool\}|networks\/\{network\})$/.test(r.path) && r.method !== 'GET';
     for (const r of apiRoutes) {
       const key = `${r.method} ${r.path}`;
       expect(covers(pipeline, r.method, concrete(r.path, 'prod-a')), key).toBe(lifecycle.has(key));
