@@ -71,6 +71,7 @@ async function snapshot() {
     cloudEnv: (await admin.request('GET', `/v1/clouds/${C}/environments/shared`)).body,
     zoneEnv: (await admin.request('GET', `/v1/clouds/${C}/zones/b/environments/shared`)).body,
     limits: (await admin.request('GET', `/v1/clouds/${C}/limits`)).body,
+    dns: (await send(ADMIN, 'GET', `/v1/clouds/${C}/dns`)).body,
   });
 }
 
@@ -85,6 +86,7 @@ function bodiesFor(method: string, template: string): unknown[] {
   if (method === 'PATCH' && template.endsWith('/addresses/{address}')) return [{ hostname: 'pwned.example.com', tags: { pwn: '1' } }];
   if (method === 'PUT' && template.endsWith('/environments/{env}')) return [{ slots: { web: { zone: 'b', pool: 'pb', vm: 'attacker' } } }, { slots: { web: { pool: 'pb', vm: 'attacker' } } }];
   if (method === 'PUT' && template.endsWith('/limits')) return [{ zones: { a: { maxAddresses: '999999999' }, b: { maxAddresses: 0 } } }];
+  if (method === 'PUT' && template.endsWith('/dns')) return [{ primaryNs: 'ns1.a.example.com', primaryNsAddresses: ['10.65.0.53'], hostmaster: 'pwned@a.example.com' }];
   throw new Error(`zone matrix: no hostile body for ${method} ${template}; add one`);
 }
 

@@ -6,8 +6,9 @@
  *
  * - zone pipeline: the allocation lifecycle of one zone, and reading its pools and networks; nothing of
  *   its topology (no pool or network create, change or delete) and nothing outside the zone's path.
- * - network admin: pools and networks (create, change, delete, read) and the cloud's zone limits; no
- *   allocations. With a zone, only that zone's pools and networks (no limits, no cloud-wide listing).
+ * - network admin: pools and networks (create, change, delete, read), the cloud's zone limits and DNS
+ *   settings (and reading its DNS zones); no allocations. With a zone, only that zone's pools and networks
+ *   (no limits, no DNS settings, no cloud-wide listing).
  */
 export type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -44,7 +45,7 @@ export function zonePipeline(cloud: string, zone: string): RouteGrant[] {
   ];
 }
 
-/** Pools and networks of the cloud (or of one zone) and, cloud-wide only, their lists and the per-zone limits. */
+/** Pools and networks of the cloud (or of one zone) and, cloud-wide only, their lists, the per-zone limits and the DNS settings. */
 export function networkAdmin(cloud: string, zone?: string): RouteGrant[] {
   const c = `clouds/${segment('cloud', cloud)}`;
   const z = `${c}/zones/${zone === undefined ? '*' : segment('zone', zone)}`;
@@ -52,6 +53,8 @@ export function networkAdmin(cloud: string, zone?: string): RouteGrant[] {
     ...each(['PUT', 'GET', 'PATCH', 'DELETE'], `${z}/pools/*`),
     ...each(['PUT', 'GET', 'PATCH', 'DELETE'], `${z}/networks/*`),
     ...(zone === undefined ? [...each(['GET'], `${c}/pools`), ...each(['GET'], `${c}/networks`), ...each(['PUT', 'GET'], `${c}/limits`)] : []),
+    // The cloud's DNS settings (SOA, NS, hostmaster of all its zones) and the zones they produce.
+    ...(zone === undefined ? [...each(['PUT', 'GET'], `${c}/dns`), ...each(['GET'], `${c}/dns/zones`), ...each(['GET'], `${c}/dns/zones/*`)] : []),
   ];
 }
 
