@@ -13,6 +13,7 @@ import type { ChunkChange } from './store.js';
 import { checkName } from '../core/validate.js';
 import type { Engine } from './context.js';
 import type { Allocations } from './allocations.js';
+import { claimsOf } from '../core/uniqueness.js';
 
 
 export class Releases {
@@ -54,6 +55,8 @@ export class Releases {
     const size = blockSize(a.family, a.prefixLength);
     const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBaseOf(start), offsets: [offsetIn(start)] }] : blockChanges(start, size, a.cidr);
     const quarantineUntil = size === 1n && pool.quarantineSeconds ? this.e.now() + pool.quarantineSeconds * 1000 : 0;
+    // Its MAC and hostname claims are given up with the address (those that still point at it).
+    const claims = a.mac !== undefined || a.hostname !== undefined ? claimsOf(pool, a, a.hostname === undefined ? undefined : await this.e.domainOf(pool)) : [];
     const r = await this.e.store.commitRelease({
       pool,
       allocation: a,
@@ -64,6 +67,7 @@ export class Releases {
       releasedAt: new Date(this.e.now()).toISOString(),
       releasedBy: ctx.principal,
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+      claims,
     });
     for (const ch of chunks) this.e.cache.forgetChunk(pool, ch.base);
     return r;
