@@ -295,6 +295,16 @@ describe('a caller granted only zone dmz changes nothing zone other owns', () =>
     }
   });
 
+  it("an environment of dmz names no host of other.example.com, whatever its slots' hostnames say", async () => {
+    for (const slot of [{ hostname: `db1.${OTHER_ZONE}` }, { hostname: `ns1.${OTHER_ZONE}.` }, { count: 2, hostname: `db%index%.${OTHER_ZONE}` }, { count: 2, hostname: `ns1.${OTHER_ZONE}` }]) {
+      const r = await tryIt([400, 'InvalidInput'], 'PUT', '/zones/dmz/environments/env', { slots: { web: { pool: 'web', vm: 'evil-env', ...slot } } });
+      expect(r.body.details).toEqual({ slot: 'web', cause: 'HostnameOutsideDomain' });
+    }
+    const ok = await tryIt(201, 'PUT', '/zones/dmz/environments/env', { slots: { web: { pool: 'web', vm: 'evil-env', count: 2, hostname: 'app%index%' } } });
+    expect(ok.body.slots.web.addresses).toHaveLength(2);
+    await tryIt(200, 'DELETE', '/zones/dmz/environments/env');
+  });
+
   it("cloud-init: db1 through dmz's zone route is 404 exactly like a VM holding nothing; a dmz NIC of a VM called db1 never joins db1's NIC", async () => {
     const nothing = await attack('GET', '/zones/dmz/vms/nobody-at-all/network-config');
     expect(nothing.status).toBe(404);
