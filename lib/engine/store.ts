@@ -102,6 +102,11 @@ export interface Store {
   // Allocations.
   commitAllocation(c: AllocationCommit): Promise<CommitOutcome>;
   commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'>;
+  /**
+   * Releases of one pool's single addresses in one transaction, all or none (the engine's group
+   * commit of releases); members that share a chunk share its update, with the same quarantineUntil.
+   */
+  commitReleases(group: ReleaseCommit[]): Promise<'ok' | 'raced'>;
   /** Import: writes one chunk's free-slot item and its allocations as plain (unconditional) puts. */
   importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[]): Promise<void>;
   /** Import: ends it (pool item replaced, shards get the counts and the new epoch), fenced on the shards' seq. */
