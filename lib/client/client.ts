@@ -121,7 +121,7 @@ export class IpamClient {
   }
 
   /** Signs and sends one request; returns the parsed body, or throws ApiError for 4xx/5xx. */
-  async request<T = unknown>(method: string, path: string, opts: { query?: Record<string, string | number | undefined>; body?: unknown; accept?: string } = {}): Promise<{ status: number; body: T; raw: string; headers: Received['headers'] }> {
+  async request<T = unknown>(method: string, path: string, opts: { query?: Record<string, string | number | undefined>; body?: unknown; accept?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T; raw: string; headers: Received['headers'] }> {
     const base = this.url.pathname.replace(/\/$/, '');
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query[k] = String(v);
@@ -133,7 +133,7 @@ export class IpamClient {
       ...(this.url.port ? { port: Number(this.url.port) } : {}),
       path: `${base}${path}`,
       query,
-      headers: { host: this.url.host, accept: opts.accept ?? 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { ...opts.headers, host: this.url.host, accept: opts.accept ?? 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body } : {}),
     });
     const signed = await this.signer.sign(req);
@@ -193,6 +193,10 @@ export class IpamClient {
   }
   async release(cloud: string, address: string, guard?: { vm?: string; vip?: string }, zone?: string) {
     await this.request('DELETE', `${this.scope(cloud, zone)}/addresses/${enc(address)}`, { query: { ...guard } });
+  }
+  /** Releases, and answers the allocation as it was released, in the same request (`Prefer: return=representation`). */
+  async releaseReturning(cloud: string, address: string, guard?: { vm?: string; vip?: string }, zone?: string) {
+    return (await this.request<Allocation>('DELETE', `${this.scope(cloud, zone)}/addresses/${enc(address)}`, { query: { ...guard }, headers: { prefer: 'return=representation' } })).body;
   }
   async byHolder(cloud: string, kind: 'vm' | 'vip', id: string, zone?: string) {
     return (await this.request<{ items: Allocation[] }>('GET', `${this.scope(cloud, zone)}/${kind}s/${enc(id)}/allocations`)).body.items;
