@@ -31,8 +31,13 @@ import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, dynamoValue, E
 import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
 import { ReadBarrier } from './barrier.js';
+import { Lanes } from '../core/lanes.js';
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type ItemKey = { pk: string; sk: string };
+const keyId = (k: ItemKey) => `${k.pk}\n${k.sk}`;
+/** Single-item reads in flight at once before concurrent ones are grouped (DynamoStore.reads). */
+const READ_SLOTS = 2;
 
 /** The document client the store speaks through, on a new client from `config` or on `client` (e.g. a traced one). */
 export function documentClient(config: DynamoDBClientConfig | DynamoDBClient = {}): DynamoDBDocumentClient {
@@ -71,8 +76,25 @@ export interface DynamoStoreOptions {
 }
 
 export class DynamoStore implements Store {
+  /**
+   * Strongly consistent reads of one item on the request path (an allocation by address, the barrier's
+   * read), grouped when concurrent: while READ_SLOTS are in flight, the reads that arrive wait and go
+   * together in one BatchGetItem, sent after each of them arrived, so each still sees every write
+   * acknowledged before it (as a GetItem sent then would). Alone, a read is a GetItem as before.
+   */
+  private readonly reads = new Lanes<ItemKey, Item | undefined>({
+    slots: READ_SLOTS,
+    max: 100,
+    identity: keyId,
+    alone: async (Key) => (await this.doc.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true }))).Item,
+    together: async (group) => {
+      const found = new Map((await this.batchGet(group.map((w) => w.item))).map((i) => [keyId(i as ItemKey), i]));
+      for (const w of group) w.resolve(found.get(keyId(w.item)));
+    },
+  });
+
   /** One read serves all the writes acknowledged before it was sent (lib/dynamo/barrier.ts says why). */
-  private readonly barrier = new ReadBarrier<{ pk: string; sk: string }>((Key) => this.doc.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true })));
+  private readonly barrier = new ReadBarrier<ItemKey>((key) => this.reads.run('', key));
 
   constructor(
     readonly doc: DynamoDBDocumentClient,
@@ -406,8 +428,8 @@ export class DynamoStore implements Store {
   }
 
   async getAllocationAt(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
-    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.allocation(cloud, family, value), ConsistentRead: true }));
-    return AllocationEntity.isAllocated(r.Item) ? AllocationEntity.fromItem(r.Item!) : undefined;
+    const item = await this.reads.run('', keys.allocation(cloud, family, value));
+    return AllocationEntity.isAllocated(item) ? AllocationEntity.fromItem(item!) : undefined;
   }
 
   async blocksCovering(cloud: string, family: Family, value: bigint): Promise<string[]> {

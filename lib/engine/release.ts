@@ -14,7 +14,7 @@ import { checkName } from '../core/validate.js';
 import type { Engine } from './context.js';
 import type { Allocations } from './allocations.js';
 import { poolKey } from './cache.js';
-import { Lanes, type Waiter } from './lanes.js';
+import { Lanes, type Waiter } from '../core/lanes.js';
 
 /** A found single-address allocation to release, and the call that releases it. */
 interface Releasing {

@@ -1,8 +1,9 @@
 /**
- * Grouping of concurrent work per key (a pool): while `slots` units of a key are in flight, new ones
+ * Grouping of concurrent work per key (a pool, a table): while `slots` units of a key are in flight, new ones
  * wait; each time a unit ends, what waited goes out together as groups, one per free slot. The engine
- * groups releases with it (release.ts); allocations have their own form of the same idea
- * (group-commit.ts), which also picks each group's free addresses.
+ * groups releases with it (lib/engine/release.ts), the DynamoDB store its single-item reads; allocations
+ * have their own form of the same idea (lib/engine/group-commit.ts), which also picks each group's free
+ * addresses. Pure: no I/O, no clock.
  */
 
 /** A unit waiting for its group, and how to answer its caller. */
