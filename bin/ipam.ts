@@ -338,6 +338,14 @@ program
     print(all, 'allocations');
   });
 
+program
+  .command('network-config <cloud> <vm>')
+  .description("the VM's cloud-init network-config (version 2, netplan YAML) for every NIC it holds: for cloud-init's NoCloud network-config, or /etc/netplan/")
+  .option('--zone <zone>', "use the zone's route: only the NICs of this zone's allocations (what a zone pipeline may call)")
+  .action(async (cloud, vm, o) => {
+    process.stdout.write(await (await client()).networkConfig(cloud, vm, o.zone));
+  });
+
 const env = program.command('env').description('environments: every address a stack needs, in one call, as a Heat environment file');
 
 /** PUT or GET an environment; with `-o heat` the service renders the Heat environment file itself. */

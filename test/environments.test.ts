@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { IpamError } from '../lib/core/errors.js';
-import { Environments, heatEnvironment, unitsOf } from '../lib/engine/environments.js';
+import { Environments, unitsOf } from '../lib/engine/environments.js';
+import { heatEnvironment } from '../lib/integrations/heat.js';
 import { Ipam } from '../lib/engine/ipam.js';
 import { startService, type RunningService } from './service.js';
 import { ctx, ddbEndpoint, freshIpam } from './support.js';
@@ -105,6 +106,16 @@ describe('environments (engine)', () => {
     expect(new Set(views).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('13');
+  });
+
+  it('numbers a count slot\'s hostnames from 0 with %index%, in the order of its addresses (as Heat\'s ResourceGroup)', async () => {
+    const { ipam, store } = await freshIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.7.0.0/24'] }, ctx);
+    const envs = new Environments(ipam, store);
+    const r = await envs.apply('c', 'idx', { slots: { web: { zone: 'z', pool: 'p', vm: 'w', count: 3, hostname: 'web-%index%.example.com' } } }, ctx);
+    const hosts = await Promise.all(r.view.slots.web!.addresses.map(async (a) => (await ipam.lookup('c', a)).hostname));
+    expect(hosts).toEqual(['web-0.example.com', 'web-1.example.com', 'web-2.example.com']);
+    expect(() => unitsOf('e', { slots: { one: { zone: 'z', pool: 'p', vm: 'v', hostname: 'web-%index%' } } })).toThrow(/%index% in the hostname numbers the addresses of a slot with count/);
   });
 
   it('refuses bad definitions before allocating anything', () => {

@@ -32,3 +32,11 @@ export const reasonOf = async (p: Promise<unknown>) => {
   }
   return 'no error';
 };
+
+/**
+ * An engine on an existing table of the shared DynamoDB Local (the local service's, started with
+ * `IPAM_TABLE`), to lay out what a test needs before it calls the service.
+ */
+export function ipamOn(table: string) {
+  return new Ipam(new DynamoStore(documentClient({ ...clientConfig(), maxAttempts: 8 }), table));
+}

@@ -135,6 +135,8 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     // Under its own zone's path, another zone's address is 404 on every address route, like a free one.
     for (const m of ['GET', 'PATCH', 'DELETE']) expect(ownZoneOutcomes).toContain(`404 ${m} /v1/clouds/{cloud}/zones/{zone}/addresses/{address}`);
     expect(ownZoneOutcomes).not.toContain('409 DELETE /v1/clouds/{cloud}/zones/{zone}/addresses/{address}');
+    // A VM that holds addresses only in zone b has no network-config on zone a's route: 404, as one holding nothing.
+    expect(ownZoneOutcomes).toContain('404 GET /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/network-config');
   }, 240_000);
 
   it('runs its whole lifecycle in its own zone, without topology changes', async () => {
@@ -155,6 +157,9 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     expect(wrong).toMatchObject({ status: 409, problem: { reason: 'HolderMismatch' } });
     expect(wrong!.problem.detail).not.toContain('app-1');
     expect(await a.byHolder(C, 'vm', 'app-1', 'a')).toHaveLength(1);
+    // cloud-init on its zone's route: app-1's pool is in no network, so nothing to configure (409); the cloud route is not its grant.
+    expect(await errorOf(a.networkConfig(C, 'app-1', 'a'))).toMatchObject({ status: 409, problem: { reason: 'NoNetwork' } });
+    expect(await statusOf(a.networkConfig(C, 'app-1'))).toBe(403);
 
     // An environment of zone a named like zone b's and the cloud's: a separate object.
     const envPath = `/v1/clouds/${C}/zones/a/environments/shared`;
@@ -162,7 +167,7 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     expect(env.status).toBe(201);
     expect(env.body).toMatchObject({ environment: 'shared', zone: 'a', slots: { web: { zone: 'a', pool: 'pa' }, db: { zone: 'a', count: 2 } } });
     expect((await a.request<any>('GET', envPath)).body).toEqual(env.body);
-    expect((await a.request<string>('GET', envPath, { query: { format: 'heat' } })).body).toContain(`web: ${env.body.slots.web.addresses[0]}`);
+    expect((await a.request<string>('GET', envPath, { query: { format: 'heat' } })).body).toContain(`web: "${env.body.slots.web.addresses[0]}"`);
     expect((await admin.request<any>('GET', `/v1/clouds/${C}/environments/shared`)).body.slots.web.addresses).toEqual([B.cloudEnvAddress]);
     expect((await admin.request<any>('GET', `/v1/clouds/${C}/zones/b/environments/shared`)).body.slots.web.addresses).toEqual([B.zoneEnvAddress]);
     expect((await a.request<any>('DELETE', envPath)).body.released).toHaveLength(3);

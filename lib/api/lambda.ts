@@ -7,12 +7,13 @@ import { AUTH_QUERY_PARAMS, isPresignedQuery } from '../auth/sigv4.js';
 import { logger } from '../runtime/logger.js';
 import { json, problem, type ApiRequest } from './http.js';
 import { routes as coreRoutes, Router, type Services } from './routes.js';
+import { cloudInitRoutes } from './routes-cloud-init.js';
 import { environmentRoutes } from './routes-environments.js';
 import { integrationRoutes } from './routes-integrations.js';
 
 export const API_VERSION = '1.0.0';
 
-export const routes = [...coreRoutes, ...environmentRoutes, ...integrationRoutes];
+export const routes = [...coreRoutes, ...environmentRoutes, ...integrationRoutes, ...cloudInitRoutes];
 
 let openapi: unknown;
 export const router = new Router(routes, {

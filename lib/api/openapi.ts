@@ -54,6 +54,7 @@ export const TAGS = [
   { name: 'Limits', description: 'Per-zone limits on the addresses pools may span' },
   { name: 'DNS', description: 'DNS zones generated from the allocations' },
   { name: 'DHCP', description: 'DHCP host reservations for Kea or dnsmasq' },
+  { name: 'CloudInit', description: "A VM's cloud-init network-config (version 2, netplan) from the addresses it holds" },
   { name: 'Meta', description: 'This document' },
 ];
 

@@ -2,7 +2,8 @@
  * Environments over HTTP: many addresses in one call, as JSON or as a Heat environment file.
  */
 import * as z from 'zod';
-import { heatEnvironment, type EnvironmentView } from '../engine/environments.js';
+import type { EnvironmentView } from '../engine/environments.js';
+import { heatEnvironment } from '../integrations/heat.js';
 import { LIMITS, SLOT_RE } from '../core/validate.js';
 import { json, text, type ApiRequest } from './http.js';
 import { problems, type Route } from './routes.js';
@@ -16,7 +17,7 @@ const SlotFields = {
     count: z.number().int().min(1).max(LIMITS.environmentAddresses).optional(),
     address: z.string().min(1).max(64).optional(),
     prefixLength: z.number().int().min(0).max(128).optional(),
-    hostname: z.string().max(253).optional(),
+    hostname: z.string().max(253).optional().openapi({ description: 'the host name; with count, %index% is the position in the slot from 0 (Heat ResourceGroup), else -1..-n is appended to its first label' }),
 };
 
 /** The body of an environment; on a zone's route a slot's zone may be left out (and may only be that zone). */

@@ -37,6 +37,7 @@ export function zonePipeline(cloud: string, zone: string): RouteGrant[] {
     ...each(['POST'], `${z}/pools/*/allocations`),
     ...each(['GET', 'PATCH', 'DELETE'], `${z}/addresses/*`),
     ...each(['GET', 'DELETE'], `${z}/vms/*/allocations`),
+    ...each(['GET'], `${z}/vms/*/network-config`), // cloud-init of the zone's NICs of a VM
     ...each(['GET', 'DELETE'], `${z}/vips/*/allocations`),
     ...each(['PUT', 'GET', 'DELETE'], `${z}/environments/*`),
   ];

@@ -201,6 +201,10 @@ export class IpamClient {
   async byHolder(cloud: string, kind: 'vm' | 'vip', id: string, zone?: string) {
     return (await this.request<{ items: Allocation[] }>('GET', `${this.scope(cloud, zone)}/${kind}s/${enc(id)}/allocations`)).body.items;
   }
+  /** The VM's cloud-init network-config (version 2, netplan YAML) for the NICs it holds in the cloud, or in `zone` only. */
+  async networkConfig(cloud: string, vm: string, zone?: string) {
+    return (await this.request<string>('GET', `${this.scope(cloud, zone)}/vms/${enc(vm)}/network-config`, { accept: 'application/yaml' })).body;
+  }
   async releaseHolder(cloud: string, kind: 'vm' | 'vip', id: string, zone?: string) {
     return (await this.request<{ released: Allocation[] }>('DELETE', `${this.scope(cloud, zone)}/${kind}s/${enc(id)}/allocations`)).body.released;
   }

@@ -23,6 +23,12 @@ export type ErrorReason =
   | 'EnvironmentConflict'
   | 'ZoneLimit'
   | 'ZoneMismatch'
+  | 'NetworkNotFound'
+  | 'NetworkExists'
+  | 'NetworkOverlap'
+  | 'NetworkInUse'
+  | 'DomainTaken'
+  | 'NoNetwork'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -44,6 +50,12 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   EnvironmentConflict: 'Conflict',
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',
+  NetworkNotFound: 'NotFound',
+  NetworkExists: 'Conflict',
+  NetworkOverlap: 'Conflict',
+  NetworkInUse: 'Conflict',
+  DomainTaken: 'Conflict',
+  NoNetwork: 'Conflict',
   Contention: 'TooBusy',
 };
 

@@ -137,6 +137,19 @@ function parseAnyRange(text: string): ParsedRange {
   return { family: a.family, start: a.value, end: a.value, text: formatAddress(a.family, a.value) };
 }
 
+/**
+ * Parses a CIDR (`10.20.0.0/24`, `2001:db8::/64`): an address with a prefix length and no host bits
+ * set (400 naming the canonical form otherwise). IPv6 blocks inside IPv4-mapped or -compatible space
+ * are refused as everywhere; with `covering`, a wider block that merely contains that space (a route
+ * to `::/0`) is accepted, since it names no IPv4 address.
+ */
+export function parseCidr(text: string, what = 'cidr', covering = false): ParsedRange & { prefixLength: number } {
+  if (typeof text !== 'string' || !text.includes('/')) throw invalid(`${what} must be a CIDR such as 10.20.0.0/24 or 2001:db8:1::/64; got ${JSON.stringify(String(text).slice(0, 64))}`);
+  const r = parseAnyRange(text);
+  if (r.family === 6 && !(covering && IPV4_IN_IPV6.some((b) => r.start <= b.start && r.end >= b.end))) refuseIpv4InIpv6(r.start, r.end, r.text);
+  return { ...r, prefixLength: Number(r.text.split('/')[1]) };
+}
+
 /** The shortest text for [start, end]: a single address, a CIDR when it is one aligned block, else a span. */
 export function rangeText(family: Family, start: bigint, end: bigint): string {
   if (start === end) return formatAddress(family, start);

@@ -38,6 +38,12 @@ export interface Pool {
   dns?: { domain: string };
   /** The network (of the same zone) the pool lives in, if any. */
   network?: string;
+  /**
+   * Set with `network`: the network's addresses that are never allocatable (its network address, IPv4
+   * broadcast and gateway; reservedAddresses() in network.ts), whatever the ranges say. Kept on the pool
+   * so its geometry and size are its own: a network's CIDR and gateway cannot change while a pool uses it.
+   */
+  reserved?: string[];
   tags: Tags;
   metadata: Record<string, Json>;
   /** Number of allocatable addresses (ranges minus exclude), decimal string. */

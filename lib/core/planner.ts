@@ -20,8 +20,9 @@ export interface Geometry {
   size: bigint;
 }
 
-export function geometryOf(family: Family, ranges: ParsedRange[], exclude: ParsedRange[]): Geometry {
-  const segments = subtract(normalize(ranges), normalize(exclude));
+/** The geometry of ranges minus exclude minus `reserved` (a network's addresses no pool may hand out). */
+export function geometryOf(family: Family, ranges: ParsedRange[], exclude: ParsedRange[], reserved: readonly bigint[] = []): Geometry {
+  const segments = subtract(normalize(ranges), normalize([...exclude, ...reserved.map((v) => ({ start: v, end: v }))]));
   return { family, segments, offsets: cumulativeOffsets(segments), size: totalSize(segments) };
 }
 

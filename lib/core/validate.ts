@@ -73,6 +73,21 @@ export function checkHostname(v: unknown): string {
   return v.toLowerCase();
 }
 
+/** A DNS domain, lowercased and without a trailing dot; `dotted` (the default) asks for at least two labels. */
+export function checkDomain(what: string, v: unknown, dotted = true): string {
+  if (typeof v !== 'string' || !DOMAIN_RE.test(v) || (dotted && !v.replace(/\.$/, '').includes('.'))) {
+    throw invalid(`${what} must be a DNS domain such as prod.example.com; got ${JSON.stringify(v)?.slice(0, 80)}`);
+  }
+  return v.toLowerCase().replace(/\.$/, '');
+}
+
+/** A pool's or network's `dns` setting: `{domain}`, the domain normalized. */
+export function checkDns(d: unknown, what = 'dns.domain'): { domain: string } | undefined {
+  if (d === undefined) return undefined;
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) throw invalid(`${what.split('.')[0]} must be an object such as {"domain": "prod.example.com"}`);
+  return { domain: checkDomain(what, (d as { domain?: unknown }).domain) };
+}
+
 export function checkTags(v: unknown): Tags {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('tags must be an object of strings');

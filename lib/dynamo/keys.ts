@@ -21,13 +21,14 @@ export function parseBaseKey(k: string): { family: Family; base: bigint } {
 export const offsetKey = (o: number) => o.toString(16).padStart(2, '0');
 
 /** The key prefixes, for code that recognises an item by its keys (the stream consumer, repair). */
-export const PREFIX = { cloud: 'CLOUD#', pool: 'POOL#', chunk: 'CHUNK#', chunkMeta: 'META#', allocation: 'ADDR#' } as const;
+export const PREFIX = { cloud: 'CLOUD#', pool: 'POOL#', network: 'NET#', chunk: 'CHUNK#', chunkMeta: 'META#', allocation: 'ADDR#' } as const;
 
 export const keys = {
   cloud: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#META' }),
   limits: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#LIMITS' }),
   pool: (cloud: string, zone: string, name: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: `${PREFIX.pool}${zone}#${name}` }),
   poolPrefix: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, skPrefix: PREFIX.pool }),
+  network: (cloud: string, zone: string, name: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: `${PREFIX.network}${zone}#${name}` }),
   shard: (poolUid: string, k: number) => ({ pk: `SHARD#${poolUid}#${k}`, sk: 'SHARD' }),
   chunkPk: (cloud: string, family: Family, base: bigint) => `${PREFIX.chunk}${cloud}#${baseKey(family, base)}`,
   chunkMeta: (cloud: string, family: Family, base: bigint, poolUid: string) => ({ pk: keys.chunkPk(cloud, family, base), sk: `${PREFIX.chunkMeta}${poolUid}` }),

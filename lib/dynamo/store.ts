@@ -26,8 +26,9 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from './table.js';
 import { parseAddress, type Family } from '../core/ip.js';
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
+import type { Network } from '../core/network.js';
 import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../engine/store.js';
-import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, dynamoValue, EnvironmentEntity, LimitsEntity, PoolEntity, ShardEntity, type Item } from './entities/index.js';
+import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, dynamoValue, EnvironmentEntity, LimitsEntity, NetworkEntity, PoolEntity, ShardEntity, type Item } from './entities/index.js';
 import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
 import { ReadBarrier } from './barrier.js';
@@ -122,16 +123,18 @@ export class DynamoStore implements Store {
     return [...out].sort();
   }
 
-  async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; limits?: CloudLimits }> {
+  async listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; networks: Network[]; limits?: CloudLimits }> {
     let cloudVersion = 0;
     let limits: CloudLimits | undefined;
     const pools: Pool[] = [];
+    const networks: Network[] = [];
     for await (const i of this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.cloud(cloud).pk }, ConsistentRead: true })) {
       if (i.type === 'cloud') cloudVersion = CloudEntity.fromItem(i).version;
       else if (i.type === 'pool') pools.push(PoolEntity.fromItem(i));
+      else if (i.type === 'network') networks.push(NetworkEntity.fromItem(i));
       else if (i.type === 'limits') limits = LimitsEntity.fromItem(i);
     }
-    return { cloudVersion, pools, ...(limits ? { limits } : {}) };
+    return { cloudVersion, pools, networks, ...(limits ? { limits } : {}) };
   }
 
   async putLimits(cloud: string, limits: CloudLimits, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'> {
@@ -198,35 +201,79 @@ export class DynamoStore implements Store {
     ]);
   }
 
-  async updatePoolAttributes(prev: Pool, next: Pool): Promise<'ok' | 'raced'> {
+  async updatePoolAttributes(prev: Pool, next: Pool, cloudVersion?: number): Promise<'ok' | 'raced'> {
     return this.tx([
       { Put: { TableName: this.table, Item: PoolEntity.toItem(next), ConditionExpression: 'uid = :uid AND epoch = :e AND updatedAt = :u', ExpressionAttributeValues: { ':uid': prev.uid, ':e': prev.epoch, ':u': prev.updatedAt } } },
+      ...(cloudVersion === undefined ? [] : [this.cloudFence(prev.cloud, cloudVersion)]),
     ]);
   }
 
-  async deletePool(pool: Pool, cloudVersion: number, shards: ShardState[], by: { principal: string; requestId?: string }): Promise<'ok' | 'raced'> {
-    // A DeleteItem's stream record has only the old image: stamp who deletes first, so the
-    // security log can name them; the delete then requires that very stamp.
-    const at = new Date().toISOString();
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.pool(pool.cloud, pool.zone, pool.name),
-          UpdateExpression: 'SET deletedBy = :by, deletedAt = :at, deleteRequestId = :rid',
-          ConditionExpression: 'uid = :uid AND epoch = :e',
-          ExpressionAttributeValues: { ':by': by.principal, ':at': at, ':rid': by.requestId ?? null, ':uid': pool.uid, ':e': pool.epoch },
-        }),
-      );
-    } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return 'raced';
-      throw e;
-    }
+  async deletePool(pool: Pool, cloudVersion: number, shards: ShardState[], by: CallContext): Promise<'ok' | 'raced'> {
+    const at = await this.stampDeletion(keys.pool(pool.cloud, pool.zone, pool.name), pool.uid, by, pool.epoch);
+    if (!at) return 'raced';
     return this.tx([
       { Delete: { TableName: this.table, Key: keys.pool(pool.cloud, pool.zone, pool.name), ConditionExpression: 'uid = :uid AND epoch = :e AND deletedAt = :at', ExpressionAttributeValues: { ':uid': pool.uid, ':e': pool.epoch, ':at': at } } },
       this.cloudFence(pool.cloud, cloudVersion),
       ...this.shardFences(pool, shards, 'delete'),
     ]);
+  }
+
+  // ---------- networks ----------
+
+  async createNetwork(network: Network, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [{ Put: { TableName: this.table, Item: NetworkEntity.toItem(network), ConditionExpression: 'attribute_not_exists(pk)' } }, this.cloudFence(network.cloud, cloudVersion)],
+        }),
+      );
+      await this.settled(NetworkEntity.key(network));
+      return 'ok';
+    } catch (e) {
+      const reasons = cancellation(e);
+      if (!reasons) throw e;
+      return reasons[0]?.Code === 'ConditionalCheckFailed' ? 'exists' : 'raced';
+    }
+  }
+
+  async updateNetwork(prev: Network, next: Network, cloudVersion: number): Promise<'ok' | 'raced'> {
+    return this.tx([
+      { Put: { TableName: this.table, Item: NetworkEntity.toItem(next), ConditionExpression: 'uid = :uid AND updatedAt = :u', ExpressionAttributeValues: { ':uid': prev.uid, ':u': prev.updatedAt } } },
+      this.cloudFence(prev.cloud, cloudVersion),
+    ]);
+  }
+
+  async deleteNetwork(network: Network, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'> {
+    const key = NetworkEntity.key(network);
+    const at = await this.stampDeletion(key, network.uid, by);
+    if (!at) return 'raced';
+    return this.tx([
+      { Delete: { TableName: this.table, Key: key, ConditionExpression: 'uid = :uid AND deletedAt = :at', ExpressionAttributeValues: { ':uid': network.uid, ':at': at } } },
+      this.cloudFence(network.cloud, cloudVersion),
+    ]);
+  }
+
+  /**
+   * A DeleteItem's stream record has only the old image: the item is stamped with who deletes it first,
+   * so the security log can name them; the delete then requires that very stamp. Undefined: the item changed.
+   */
+  private async stampDeletion(key: { pk: string; sk: string }, uid: string, by: CallContext, epoch?: number): Promise<string | undefined> {
+    const at = new Date().toISOString();
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'SET deletedBy = :by, deletedAt = :at, deleteRequestId = :rid',
+          ConditionExpression: `uid = :uid${epoch === undefined ? '' : ' AND epoch = :e'}`,
+          ExpressionAttributeValues: { ':by': by.principal, ':at': at, ':rid': by.requestId ?? null, ':uid': uid, ...(epoch === undefined ? {} : { ':e': epoch }) },
+        }),
+      );
+      return at;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw e;
+    }
   }
 
   async readShards(pool: Pool): Promise<ShardState[]> {

@@ -37,6 +37,9 @@ export class Allocations {
       if (wanted) {
         if (wanted.family !== pool.family) throw invalid(`${req.address} is not an IPv${pool.family} address; pool ${pool.name} holds IPv${pool.family}`);
         if (wanted.value % size !== 0n) throw invalid(`${req.address} is not aligned to a /${prefix} block`);
+        const inBlock = (v: bigint) => v >= wanted.value && v < wanted.value + size;
+        const reserved = pool.reserved?.find((r) => inBlock(parseAddress(r).value));
+        if (reserved !== undefined) throw invalid(`${reserved} is reserved in network ${pool.network} (its network address, broadcast or gateway) and is never allocated`, { address: reserved });
         if (!containsSpan(geo.segments, wanted.value, wanted.value + size - 1n)) {
           throw invalid(`${formatAddress(pool.family, wanted.value)}${size > 1n ? `/${prefix}` : ''} is not in pool ${pool.name} (${pool.ranges.join(', ')}${pool.exclude.length ? ` minus ${pool.exclude.join(', ')}` : ''})`);
         }

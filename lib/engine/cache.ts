@@ -6,17 +6,26 @@
  */
 import { IpamError } from '../core/errors.js';
 import type { ChunkChange, ChunkState } from '../core/chunk.js';
+import { parseAddress } from '../core/ip.js';
 import type { Pool } from '../core/model.js';
+import type { Network } from '../core/network.js';
 import { emptyChunk, geometryOf, type Geometry } from '../core/planner.js';
 import { checkName } from '../core/validate.js';
 import { checkTopology } from './checks.js';
 import type { Store } from './store.js';
+
+export interface CloudSnapshot {
+  pools: Pool[];
+  networks: Network[];
+}
 
 export const poolKey = (cloud: string, zone: string, name: string) => `${cloud}/${zone}/${name}`;
 const chunkKey = (pool: Pool, base: bigint) => `${pool.uid}:${base}`;
 
 export class EngineCache {
   private readonly pools = new Map<string, { pool: Pool; at: number }>();
+  /** Per cloud: its pools and networks as one read of the cloud's partition saw them (what allocation answers are decorated from). */
+  private readonly clouds = new Map<string, CloudSnapshot & { at: number }>();
   private readonly geometries = new Map<string, Geometry>();
   private readonly chunks = new Map<string, { state: ChunkState; at: number }>();
   /** Quarantines learned from tombstones, not from the pool's own chunk items: chunk key -> offset -> until. */
@@ -44,6 +53,31 @@ export class EngineCache {
     return pool;
   }
 
+  /** The pool as cached, if it is fresh enough to use (no read). */
+  cachedPool(cloud: string, zone: string, name: string): Pool | undefined {
+    const hit = this.pools.get(poolKey(cloud, zone, name));
+    return hit && this.now() - hit.at < this.poolCacheMs ? hit.pool : undefined;
+  }
+
+  /** The cloud's pools and networks: cached like a pool (`poolCacheMs`), or read now with `fresh`. */
+  async cloud(cloud: string, fresh = false): Promise<CloudSnapshot> {
+    const hit = this.clouds.get(cloud);
+    if (!fresh && hit && this.now() - hit.at < this.poolCacheMs) return hit;
+    const { pools, networks } = await this.store.listPools(cloud);
+    return this.rememberCloud(cloud, { pools, networks });
+  }
+
+  /** A snapshot read by an operation anyway (a fenced change reads the partition): kept for the answers. */
+  rememberCloud(cloud: string, snap: CloudSnapshot): CloudSnapshot {
+    if (this.clouds.size > 1000) this.clouds.clear();
+    this.clouds.set(cloud, { pools: snap.pools, networks: snap.networks, at: this.now() });
+    return snap;
+  }
+
+  forgetCloud(cloud: string) {
+    this.clouds.delete(cloud);
+  }
+
   remember(pool: Pool) {
     this.pools.set(poolKey(pool.cloud, pool.zone, pool.name), { pool, at: this.now() });
   }
@@ -57,7 +91,7 @@ export class EngineCache {
     let g = this.geometries.get(key);
     if (!g) {
       const t = checkTopology(pool.ranges, pool.exclude);
-      g = geometryOf(pool.family, t.ranges, t.exclude);
+      g = geometryOf(pool.family, t.ranges, t.exclude, (pool.reserved ?? []).map((a) => parseAddress(a).value));
       if (this.geometries.size > 1000) this.geometries.clear();
       this.geometries.set(key, g);
     }

@@ -6,7 +6,7 @@ import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
 import { BITS, blockSize, findOverlap, normalize, overlaps, parseAddress, parseRange, parseRanges, type Family, type ParsedRange } from '../core/ip.js';
 import type { Holder, Pool } from '../core/model.js';
-import { checkHolderId, DOMAIN_RE, LIMITS } from '../core/validate.js';
+import { checkHolderId, LIMITS } from '../core/validate.js';
 import type { CloudLimits } from './store.js';
 
 /** Largest range a pool may hold, per family (a whole IPv6 /0 is not an address pool). */
@@ -34,14 +34,7 @@ export function checkQuarantine(q: unknown): number | undefined {
   return q === 0 ? undefined : q;
 }
 
-export function checkDns(d: unknown): { domain: string } | undefined {
-  if (d === undefined) return undefined;
-  const domain = (d as { domain?: unknown })?.domain;
-  if (typeof d !== 'object' || d === null || typeof domain !== 'string' || !DOMAIN_RE.test(domain) || !domain.includes('.')) {
-    throw invalid('dns.domain must be a DNS domain such as prod.example.com');
-  }
-  return { domain: domain.toLowerCase().replace(/\.$/, '') };
-}
+export { checkDns } from '../core/validate.js';
 
 export function parseRequestedAddress(text: string): { family: Family; value: bigint; prefixLength?: number } {
   if (typeof text !== 'string') throw invalid('address must be a string');
@@ -104,7 +97,7 @@ export function checkZoneLimit(limits: CloudLimits | undefined, pools: Pool[], c
 }
 
 export function sameSpec(a: Pool, b: Pool): boolean {
-  const pick = (p: Pool) => stableJson({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, tags: p.tags, metadata: p.metadata });
+  const pick = (p: Pool) => stableJson({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, network: p.network, tags: p.tags, metadata: p.metadata });
   return pick(a) === pick(b);
 }
 

@@ -14,6 +14,7 @@ import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
 import type { Ipam } from './ipam.js';
 import { holderOf, type Allocation, type CallContext, type Holder } from '../core/model.js';
+import type { AllocationView, NicNetwork } from '../core/network.js';
 import type { EnvironmentRecord, Store } from './store.js';
 import { checkName, LIMITS, SLOT_RE } from '../core/validate.js';
 
@@ -39,7 +40,16 @@ export interface EnvironmentView {
   cloud: string;
   /** Set for an environment of a zone's route (`/zones/{zone}/environments/{env}`). */
   zone?: string;
-  slots: Record<string, { zone: string; pool: string; count?: number; addresses: string[] }>;
+  slots: Record<string, EnvironmentSlotView>;
+}
+
+export interface EnvironmentSlotView {
+  zone: string;
+  pool: string;
+  count?: number;
+  addresses: string[];
+  /** Per slot: its pool, its addresses and, when the pool is in a network, that network's NIC settings. */
+  network?: NicNetwork;
 }
 
 export const ENV_TAG = 'ipam:environment';
@@ -67,6 +77,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export const environmentId = (env: string, zone?: string) => (zone === undefined ? env : `${zone}/${env}`);
 
+/**
+ * The Heat parameters a slot adds besides its own, from its pool's network (lib/integrations/heat.ts):
+ * `<slot>_cidr`, `<slot>_gateway`, `<slot>_dns_servers`.
+ */
+export const HEAT_SLOT_SUFFIXES = ['_cidr', '_gateway', '_dns_servers'] as const;
+
+/** Refuses a definition in which a slot is named like another slot's network parameter (`web` and `web_cidr`). */
+function checkHeatNames(spec: EnvironmentSpec) {
+  const names = new Set(Object.keys(spec.slots));
+  for (const slot of names) {
+    for (const suffix of HEAT_SLOT_SUFFIXES) {
+      if (names.has(slot + suffix)) throw invalid(`slot ${slot + suffix} is named like the Heat parameter ${slot + suffix} that slot ${slot} adds (its network's ${suffix.slice(1).replace('_', ' ')}); rename it`, { slot: slot + suffix });
+    }
+  }
+}
+
 /** A zone route's definition: every slot in that zone (a missing `zone` means it). Nothing else is accepted. */
 export function inZone(spec: EnvironmentSpec, zone: string): EnvironmentSpec {
   if (!spec || typeof spec !== 'object' || !spec.slots || typeof spec.slots !== 'object') return spec;
@@ -79,8 +105,17 @@ export function inZone(spec: EnvironmentSpec, zone: string): EnvironmentSpec {
 }
 
 
-/** Suffixes a hostname's first label: web + 2 -> web-2; web.example.com + 2 -> web-2.example.com. */
+/** Heat's ResourceGroup placeholder; in a `count` slot's hostname it is the address's position in the slot, from 0. */
+export const INDEX_PLACEHOLDER = '%index%';
+
+/**
+ * The hostname of the i-th (from 1) address of a `count` slot. With `%index%` it counts from 0, as Heat's
+ * ResourceGroup does: `web-%index%` -> web-0, web-1, ..., so server `web-%index%` of the group that takes
+ * `{get_param: [slot, "%index%"]}` carries the address named like it. Without it the first label is
+ * suffixed from 1: web + 2 -> web-2; web.example.com + 2 -> web-2.example.com.
+ */
 function numberedHost(h: string, i: number): string {
+  if (h.includes(INDEX_PLACEHOLDER)) return h.replaceAll(INDEX_PLACEHOLDER, String(i - 1));
   const dot = h.indexOf('.');
   return dot < 0 ? `${h}-${i}` : `${h.slice(0, dot)}-${i}${h.slice(dot)}`;
 }
@@ -99,6 +134,7 @@ export function unitsOf(env: string, spec: EnvironmentSpec): Unit[] {
     const count = s.count ?? 1;
     if (!Number.isInteger(count) || count < 1) throw invalid(`slot ${slot}: count must be a positive integer`);
     if (count > 1 && s.address !== undefined) throw invalid(`slot ${slot}: a specific address cannot have count ${count}`);
+    if (s.count === undefined && s.hostname?.includes(INDEX_PLACEHOLDER)) throw invalid(`slot ${slot}: ${INDEX_PLACEHOLDER} in the hostname numbers the addresses of a slot with count; this slot has none`);
     const base = s.name ?? `${env}.${slot}`;
     const holder: Holder = holderOf(s);
     for (let i = 1; i <= count; i++) {
@@ -148,6 +184,7 @@ export class Environments {
     if (zone !== undefined) spec = inZone(spec, checkName('zone', zone));
     const env = environmentId(envName, zone);
     const units = unitsOf(envName, spec);
+    checkHeatNames(spec);
     const specHash = createHash('sha256').update(stableJson(spec)).digest('hex');
     const token = randomUUID();
     const deadline = this.now() + WAIT_MS;
@@ -191,7 +228,7 @@ export class Environments {
         });
     const pinned = units.map((u, i) => [u, i] as const).filter(([u]) => u.address !== undefined);
     const free = units.map((u, i) => [u, i] as const).filter(([u]) => u.address === undefined);
-    const results: PromiseSettledResult<{ allocation: Allocation }>[] = new Array(units.length);
+    const results: PromiseSettledResult<{ allocation: AllocationView }>[] = new Array(units.length);
     for (const group of [pinned, free]) {
       const settled = await inBatches(group, ([u]) => allocateUnit(u));
       group.forEach(([, i], k) => (results[i] = settled[k]!));
@@ -213,7 +250,7 @@ export class Environments {
     if (!(await this.store.putEnvironment({ ...rec, state: 'ready', leaseUntil: 0, updatedAt: new Date(this.now()).toISOString() }, token))) {
       throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
     }
-    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: Allocation }>).value.allocation));
+    const view = this.viewOf(cloud, envName, zone, spec, units, results.map((r) => (r as PromiseFulfilledResult<{ allocation: AllocationView }>).value.allocation));
     return { view, created: true };
   }
 
@@ -269,26 +306,16 @@ export class Environments {
     return this.viewOf(cloud, env, zone, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
   }
 
-  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (Allocation | undefined)[]): EnvironmentView {
+  private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (AllocationView | undefined)[]): EnvironmentView {
     // A Map, not `{}`: a slot named `constructor` or `toString` must not find Object.prototype's member.
-    const slots = new Map<string, EnvironmentView['slots'][string]>();
+    const slots = new Map<string, EnvironmentSlotView>();
     units.forEach((u, i) => {
       let s = slots.get(u.slot);
       if (!s) slots.set(u.slot, (s = { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] }));
       const a = allocations[i];
       if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
+      if (a?.network !== undefined && s.network === undefined) s.network = a.network;
     });
     return { environment: env, cloud, ...(zone !== undefined ? { zone } : {}), slots: Object.fromEntries(slots) };
   }
-}
-
-/**
- * A Heat environment file: each slot a parameter default; `count` slots a comma_delimited_list.
- * YAML is loaded on first use: only this rare output needs it, and the api Lambda's cold start should not.
- */
-export async function heatEnvironment(view: EnvironmentView): Promise<string> {
-  const { stringify } = await import('yaml');
-  const params: Record<string, string> = {};
-  for (const [slot, s] of Object.entries(view.slots)) params[slot] = s.count === undefined ? (s.addresses[0] ?? '') : s.addresses.join(',');
-  return `# Heat environment for ${view.cloud}/${view.zone !== undefined ? `zones/${view.zone}/` : ''}${view.environment}, generated by IPAM\n${stringify({ parameter_defaults: params })}`;
 }

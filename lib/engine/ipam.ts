@@ -9,12 +9,14 @@
  * chunk's real state from the failure and tries again elsewhere.
  */
 import type { Allocation, Pool } from '../core/model.js';
+import { nicNetwork, type AllocationView, type Network } from '../core/network.js';
 import { checkName } from '../core/validate.js';
 import { Allocations } from './allocations.js';
 import { EngineCache } from './cache.js';
 import type { Engine } from './context.js';
 import { GroupCommit } from './group-commit.js';
 import { Importer } from './import.js';
+import { Networks } from './networks.js';
 import { Pools } from './pools.js';
 import { Releases } from './release.js';
 import type { Store } from './store.js';
@@ -40,6 +42,7 @@ type Args<K extends keyof T, T> = T[K] extends (...a: infer A) => unknown ? A : 
 
 export class Ipam {
   private readonly pools: Pools;
+  private readonly networks: Networks;
   private readonly allocations: Allocations;
   private readonly groups: GroupCommit;
   private readonly releases: Releases;
@@ -59,6 +62,7 @@ export class Ipam {
       groupCommit: opts.groupCommit ?? 4,
     };
     this.pools = new Pools(e);
+    this.networks = new Networks(e);
     this.allocations = new Allocations(e);
     this.groups = new GroupCommit(e, this.allocations);
     this.releases = new Releases(e, this.allocations);
@@ -79,27 +83,50 @@ export class Ipam {
   getLimits = (...a: Args<'getLimits', Pools>) => this.pools.getLimits(...a);
   setLimits = (...a: Args<'setLimits', Pools>) => this.pools.setLimits(...a);
 
-  // Allocations (group-commit.ts, allocations.ts, release.ts, import.ts).
+  // Networks (networks.ts).
+  /** Creates a network of a zone; the same definition again answers the existing one (`created: false`). */
+  createNetwork = (...a: Args<'createNetwork', Networks>) => this.networks.createNetwork(...a);
+  getNetwork = (...a: Args<'getNetwork', Networks>) => this.networks.getNetwork(...a);
+  listNetworks = (...a: Args<'listNetworks', Networks>) => this.networks.listNetworks(...a);
+  /** Fields given replace, null removes; cidr and gateway only while no pool uses the network. */
+  updateNetwork = (...a: Args<'updateNetwork', Networks>) => this.networks.updateNetwork(...a);
+  /** Refused (NetworkInUse) while a pool names the network. */
+  deleteNetwork = (...a: Args<'deleteNetwork', Networks>) => this.networks.deleteNetwork(...a);
+
+  // Allocations (group-commit.ts, allocations.ts, release.ts, import.ts). Every answer that returns an
+  // allocation returns it as an AllocationView: with its pool's network (networks.ts, from the cache).
   /** A free address or block (or the requested one); the same (pool, holder, name) again answers the same allocation. */
-  allocate = (...a: Args<'allocate', GroupCommit>) => this.groups.allocate(...a);
+  allocate = async (...a: Args<'allocate', GroupCommit>): Promise<{ allocation: AllocationView; created: boolean }> => {
+    const r = await this.groups.allocate(...a);
+    return { ...r, allocation: await this.networks.view(r.allocation) };
+  };
   /** The allocation holding an address; with `zone`, another zone's is answered like a free address. */
-  lookup = (...a: Args<'lookup', Allocations>) => this.allocations.lookup(...a);
+  lookup = async (...a: Args<'lookup', Allocations>): Promise<AllocationView> => this.networks.view(await this.allocations.lookup(...a));
   /** What (pool, holder, name) holds, if anything. */
-  held = (...a: Args<'held', Allocations>) => this.allocations.held(...a);
+  held = async (...a: Args<'held', Allocations>): Promise<AllocationView | undefined> => {
+    const h = await this.allocations.held(...a);
+    return h && this.networks.view(h);
+  };
   /** What the holder holds in the cloud, or with `zone` in that zone only. */
-  byHolder = (...a: Args<'byHolder', Allocations>) => this.allocations.byHolder(...a);
-  updateAllocation = (...a: Args<'updateAllocation', Allocations>) => this.allocations.updateAllocation(...a);
-  listAllocations = (...a: Args<'listAllocations', Allocations>) => this.allocations.listAllocations(...a);
-  release = (...a: Args<'release', Releases>) => this.releases.release(...a);
-  releaseHolder = (...a: Args<'releaseHolder', Releases>) => this.releases.releaseHolder(...a);
+  byHolder = async (...a: Args<'byHolder', Allocations>): Promise<AllocationView[]> => this.networks.views(await this.allocations.byHolder(...a));
+  updateAllocation = async (...a: Args<'updateAllocation', Allocations>): Promise<AllocationView> => this.networks.view(await this.allocations.updateAllocation(...a));
+  listAllocations = async (...a: Args<'listAllocations', Allocations>) => {
+    const page = await this.allocations.listAllocations(...a);
+    return { ...page, items: await this.networks.views(page.items) };
+  };
+  release = async (...a: Args<'release', Releases>): Promise<AllocationView> => this.networks.view(await this.releases.release(...a));
+  releaseHolder = async (...a: Args<'releaseHolder', Releases>): Promise<AllocationView[]> => this.networks.views(await this.releases.releaseHolder(...a));
   importAllocations = (...a: Args<'importAllocations', Importer>) => this.importer.importAllocations(...a);
 
   // Reading for the integrations (DNS, DHCP, export): what they need, without the store.
-  /** Every allocation of a cloud (optionally one zone or pool), pool by pool in address order, streamed. */
-  async *iterateAllocations(cloud: string, filter: { zone?: string; pool?: string } = {}): AsyncIterable<Allocation> {
-    for (const p of await this.poolsOf(cloud)) {
+  /** Every allocation of a cloud (optionally one zone or pool), pool by pool in address order, streamed, each with its pool's network. */
+  async *iterateAllocations(cloud: string, filter: { zone?: string; pool?: string } = {}): AsyncIterable<AllocationView> {
+    const { pools, networks } = await this.store.listPools(checkName('cloud', cloud));
+    for (const p of pools) {
       if ((filter.zone !== undefined && p.zone !== filter.zone) || (filter.pool !== undefined && p.name !== filter.pool)) continue;
-      for await (const batch of this.allocationsIn(p)) yield* batch;
+      const n = p.network === undefined ? undefined : networks.find((x) => x.zone === p.zone && x.name === p.network);
+      const network = n && nicNetwork(n);
+      for await (const batch of this.allocationsIn(p)) yield* network ? batch.map((a) => ({ ...a, network })) : batch;
     }
   }
 
@@ -115,6 +142,11 @@ export class Ipam {
     return (await this.store.listPools(checkName('cloud', cloud))).pools;
   }
 
+
+  /** The cloud's networks (one read, consistent). */
+  async networksOf(cloud: string): Promise<Network[]> {
+    return (await this.store.listPools(checkName('cloud', cloud))).networks;
+  }
 
   /** Every cloud that has (or had) pools. A full scan: for the scheduled export, not request paths. */
   listClouds(): Promise<string[]> {

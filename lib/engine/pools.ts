@@ -5,13 +5,14 @@
 import { chunkBaseOf } from '../core/chunk.js';
 import { randomBytes } from 'node:crypto';
 import { invalid, IpamError } from '../core/errors.js';
-import { formatAddress, subtract, type Segment } from '../core/ip.js';
+import { formatAddress, subtract, type Family, type ParsedRange, type Segment } from '../core/ip.js';
 import { type CallContext, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from '../core/model.js';
-import { geometryOf } from '../core/planner.js';
+import { checkDomainClaim, checkOutsideForeignNetworks, checkRangesInNetwork, domainOwners, reservedAddresses, type Network } from '../core/network.js';
+import { geometryOf, type Geometry } from '../core/planner.js';
 import { RACED, retrying } from './retry.js';
-import { checkDns, checkNoOverlap, checkPrefix, checkQuarantine, checkTopology, checkZoneLimit, editList, sameSpec } from './checks.js';
+import { checkNoOverlap, checkPrefix, checkQuarantine, checkTopology, checkZoneLimit, editList, sameSpec } from './checks.js';
 import type { CloudLimits } from './store.js';
-import { checkMetadata, checkName, checkTags } from '../core/validate.js';
+import { checkDns, checkMetadata, checkName, checkTags } from '../core/validate.js';
 import type { Engine } from './context.js';
 
 
@@ -23,11 +24,11 @@ export class Pools {
     checkName('zone', zone);
     checkName('pool', name);
     const { family, ranges, exclude } = checkTopology(spec.ranges, spec.exclude ?? []);
-    const geo = geometryOf(family, ranges, exclude);
-    if (geo.size === 0n) throw invalid('the pool would hold no addresses: every address of its ranges is excluded');
+    const network = spec.network === undefined ? undefined : checkName('network', spec.network);
     const prefixLength = checkPrefix(family, spec.prefixLength, 'prefixLength');
     const quarantineSeconds = checkQuarantine(spec.quarantineSeconds);
     const dns = checkDns(spec.dns);
+    if (network !== undefined && dns) throw inNetworkDomain(network);
     const at = new Date(this.e.now()).toISOString();
     const pool: Pool = {
       cloud,
@@ -40,9 +41,10 @@ export class Pools {
       ...(prefixLength !== undefined ? { prefixLength } : {}),
       ...(quarantineSeconds !== undefined ? { quarantineSeconds } : {}),
       ...(dns ? { dns } : {}),
+      ...(network !== undefined ? { network } : {}),
       tags: checkTags(spec.tags),
       metadata: checkMetadata(spec.metadata),
-      size: geo.size.toString(),
+      size: '0',
       epoch: 1,
       shards: this.e.shards,
       createdAt: at,
@@ -52,18 +54,22 @@ export class Pools {
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     };
     return retrying('creating the pool', this.e.maxAttempts, async () => {
-      const { cloudVersion, pools, limits } = await this.e.store.listPools(cloud);
+      const { cloudVersion, pools, networks, limits } = await this.e.store.listPools(cloud);
       const existing = pools.find((p) => p.zone === zone && p.name === name);
       if (existing) {
         if (sameSpec(existing, pool)) return { pool: await this.view(existing), created: false };
         throw new IpamError('PoolExists', `pool ${cloud}/${zone}/${name} already exists with a different definition`, { pool: name });
       }
+      const placed = place(pool, network, family, ranges, exclude, networks);
       checkNoOverlap(pools, ranges, undefined, zone);
+      checkOutsideForeignNetworks(cloud, zone, ranges, networks);
       checkZoneLimit(limits, pools, cloud, zone, ranges, undefined);
-      const r = await this.e.store.createPool(pool, cloudVersion);
+      if (dns) checkDomainClaim({ zone, kind: 'pool', name, family, domain: dns.domain }, domainOwners(pools, networks));
+      const r = await this.e.store.createPool(placed.pool, cloudVersion);
       if (r === 'ok') {
-        this.e.cache.remember(pool);
-        return { pool: { ...pool, size: pool.size, allocated: '0', free: pool.size }, created: true };
+        this.e.cache.remember(placed.pool);
+        this.e.cache.forgetCloud(cloud);
+        return { pool: { ...placed.pool, allocated: '0', free: placed.pool.size }, created: true };
       }
       return RACED;
     });
@@ -111,12 +117,13 @@ export class Pools {
   }
 
   async updatePool(cloud: string, zone: string, name: string, patch: PoolPatch, ctx: CallContext): Promise<PoolView> {
-    const topology = patch.addRanges !== undefined || patch.removeRanges !== undefined || patch.addExclude !== undefined || patch.removeExclude !== undefined;
+    const edits = patch.addRanges !== undefined || patch.removeRanges !== undefined || patch.addExclude !== undefined || patch.removeExclude !== undefined;
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
     // Settings that apply from now on (null removes one): other engines see them once their pool cache expires.
     const quarantineSeconds = patch.quarantineSeconds === undefined ? undefined : patch.quarantineSeconds === null ? null : (checkQuarantine(patch.quarantineSeconds) ?? null);
     const dns = patch.dns === undefined ? undefined : patch.dns === null ? null : checkDns(patch.dns)!;
+    const network = patch.network === undefined || patch.network === null ? patch.network : checkName('network', patch.network);
     return retrying('updating the pool', this.e.maxAttempts, async () => {
       const prev = await this.e.cache.requirePool(cloud, zone, name, true);
       const at = new Date(this.e.now()).toISOString();
@@ -128,11 +135,20 @@ export class Pools {
       }
       if (ctx.requestId) next.requestId = ctx.requestId;
       else delete next.requestId;
+      // Moving into, out of or between networks is a topology change: the reserved addresses join or leave the geometry.
+      const inNetwork = network === undefined ? prev.network : (network ?? undefined);
+      if (inNetwork !== undefined && next.dns) throw inNetworkDomain(inNetwork, prev.dns !== undefined && dns === undefined);
+      const topology = edits || inNetwork !== prev.network;
+      const claim = next.dns !== undefined && next.dns.domain !== prev.dns?.domain;
+      if (!topology && !claim) {
+        if ((await this.e.store.updatePoolAttributes(prev, next)) === 'ok') return this.changed(next);
+        return RACED;
+      }
+      // A domain claim and a topology change are decided on one read of the cloud, fenced on its version.
+      const { cloudVersion, pools, networks, limits } = await this.e.store.listPools(cloud);
+      if (claim) checkDomainClaim({ zone, kind: 'pool', name, family: prev.family, domain: next.dns!.domain }, domainOwners(pools, networks));
       if (!topology) {
-        if ((await this.e.store.updatePoolAttributes(prev, next)) === 'ok') {
-          this.e.cache.remember(next);
-          return this.view(next);
-        }
+        if ((await this.e.store.updatePoolAttributes(prev, next, cloudVersion)) === 'ok') return this.changed(next);
         return RACED;
       }
       const ranges = editList(prev.ranges, patch.addRanges, patch.removeRanges, 'range');
@@ -140,24 +156,25 @@ export class Pools {
       if (ranges.length === 0) throw invalid('a pool needs at least one range; delete the pool instead');
       const t = checkTopology(ranges, exclude);
       if (t.family !== prev.family) throw invalid(`the pool holds IPv${prev.family} addresses; it cannot take IPv${t.family} ranges`);
-      const geo = geometryOf(t.family, t.ranges, t.exclude);
-      if (geo.size === 0n) throw invalid('the pool would hold no addresses');
-      const { cloudVersion, pools, limits } = await this.e.store.listPools(cloud);
+      const placed = place(next, inNetwork, t.family, t.ranges, t.exclude, networks);
       checkNoOverlap(pools, t.ranges, prev.uid, zone);
+      checkOutsideForeignNetworks(cloud, zone, t.ranges, networks);
       checkZoneLimit(limits, pools, cloud, zone, t.ranges, prev.uid);
       const shards = await this.e.store.readShards(prev);
-      const removed = subtract(this.e.cache.geometry(prev).segments, geo.segments);
-      await this.assertUnused(prev, removed);
-      next.ranges = t.ranges.map((r) => r.text);
-      next.exclude = t.exclude.map((r) => r.text);
-      next.size = geo.size.toString();
-      next.epoch = prev.epoch + 1;
-      if ((await this.e.store.replacePoolTopology(prev, next, cloudVersion, shards)) === 'ok') {
-        this.e.cache.remember(next);
-        return this.view(next);
-      }
+      const removed = subtract(this.e.cache.geometry(prev).segments, placed.geo.segments);
+      await this.assertUnused(prev, removed, placed.pool);
+      placed.pool.ranges = t.ranges.map((r) => r.text);
+      placed.pool.exclude = t.exclude.map((r) => r.text);
+      placed.pool.epoch = prev.epoch + 1;
+      if ((await this.e.store.replacePoolTopology(prev, placed.pool, cloudVersion, shards)) === 'ok') return this.changed(placed.pool);
       return RACED;
     });
+  }
+
+  private changed(pool: Pool): Promise<PoolView> {
+    this.e.cache.remember(pool);
+    this.e.cache.forgetCloud(pool.cloud);
+    return this.view(pool);
   }
 
   async deletePool(cloud: string, zone: string, name: string, ctx: CallContext): Promise<void> {
@@ -169,6 +186,7 @@ export class Pools {
       const { cloudVersion } = await this.e.store.listPools(cloud);
       if ((await this.e.store.deletePool(pool, cloudVersion, shards, ctx)) === 'ok') {
         this.e.cache.forgetPool(cloud, zone, name);
+        this.e.cache.forgetCloud(cloud);
         return;
       }
       return RACED;
@@ -179,8 +197,10 @@ export class Pools {
     return { ...pool, ...(await this.usage(pool)) };
   }
 
-  private async assertUnused(pool: Pool, removed: Segment[]) {
+  /** No address of `removed` may be allocated (quarantined ones may): 409 RangeInUse naming the first. */
+  private async assertUnused(pool: Pool, removed: Segment[], next: Pool) {
     if (removed.length === 0) return;
+    const reserved = new Set(next.reserved ?? []);
     for (const seg of removed) {
       for await (const base of this.e.store.poolChunks(pool, chunkBaseOf(seg.start), chunkBaseOf(seg.end))) {
         const state = await this.e.store.getChunk(pool, base);
@@ -189,9 +209,40 @@ export class Pools {
           const v = base + BigInt(o);
           if (v < seg.start || v > seg.end) continue;
           if (state.quarantine.has(o)) continue;
-          throw new IpamError('RangeInUse', `${formatAddress(pool.family, v)} is allocated inside the space being removed; release it first`, { address: formatAddress(pool.family, v) });
+          const address = formatAddress(pool.family, v);
+          if (reserved.has(address)) throw new IpamError('RangeInUse', `${address} is allocated, and network ${next.network} reserves it (its network address, broadcast or gateway); release it first`, { address });
+          throw new IpamError('RangeInUse', `${address} is allocated inside the space being removed; release it first`, { address });
         }
       }
     }
   }
+}
+
+/** A pool in a network has no domain of its own: its hosts are in the network's. */
+function inNetworkDomain(network: string, keeps = false): IpamError {
+  return invalid(`a pool in network ${network} takes the network's DNS domain and has none of its own; ${keeps ? 'remove the pool\'s dns.domain in the same PATCH ("dns": null)' : 'leave dns out (set dns.domain on the network)'}`);
+}
+
+/**
+ * The pool with its network settled: outside networks its geometry is ranges minus exclude; in network
+ * `network` of its zone (400 when the zone has none of that name, whoever else has one) the ranges lie in
+ * the network's CIDR and its reserved addresses (network, broadcast, gateway) leave the geometry and size.
+ */
+function place(pool: Pool, network: string | undefined, family: Family, ranges: ParsedRange[], exclude: ParsedRange[], networks: readonly Network[]): { pool: Pool; geo: Geometry } {
+  const next: Pool = { ...pool };
+  delete next.network;
+  delete next.reserved;
+  let reserved: bigint[] = [];
+  if (network !== undefined) {
+    const n = networks.find((x) => x.zone === pool.zone && x.name === network);
+    if (!n) throw invalid(`zone ${pool.zone} of cloud ${pool.cloud} has no network ${network}`, { network });
+    checkRangesInNetwork(family, ranges, n);
+    reserved = reservedAddresses(n);
+    next.network = network;
+    next.reserved = reserved.map((v) => formatAddress(family, v));
+  }
+  const geo = geometryOf(family, ranges, exclude, reserved);
+  if (geo.size === 0n) throw invalid(`the pool would hold no addresses: every address of its ranges is excluded${network !== undefined ? ` or reserved by network ${network}` : ''}`);
+  next.size = geo.size.toString();
+  return { pool: next, geo };
 }

@@ -4,6 +4,7 @@
  * lib/dynamo/store.ts implements it on DynamoDB.
  */
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
+import type { Network } from '../core/network.js';
 import type { ChunkChange, ChunkState } from '../core/chunk.js';
 
 export type { ChunkChange, ChunkState };
@@ -80,18 +81,26 @@ export interface CloudLimits {
 export interface Store {
   /** Every cloud that has (or had) pools. A full scan: for the scheduled export, not request paths. */
   listClouds(): Promise<string[]>;
-  // Pools and clouds. Topology changes (create, ranges, exclude, delete) are serialized per cloud.
-  listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; limits?: CloudLimits }>;
+  // Pools, networks and clouds. Topology changes (create, ranges, exclude, network, delete; every network
+  // change; a pool's DNS domain) are serialized per cloud by the cloud version.
+  /** One consistent read of the cloud's partition: its version, pools, networks and limits. */
+  listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; networks: Network[]; limits?: CloudLimits }>;
   /** Replaces the cloud's zone limits; fenced on the cloud version like a topology change. */
   putLimits(cloud: string, limits: CloudLimits, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'>;
   getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined>;
   createPool(pool: Pool, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'>;
   /** Replaces the pool's ranges/exclude; fenced on the cloud version and every shard's seq. */
   replacePoolTopology(prev: Pool, next: Pool, cloudVersion: number, shards: ShardState[]): Promise<'ok' | 'raced'>;
-  updatePoolAttributes(prev: Pool, next: Pool): Promise<'ok' | 'raced'>;
+  /** Replaces settings that need no epoch (tags, quarantine, ...); with `cloudVersion`, fenced on it too (a DNS domain claim). */
+  updatePoolAttributes(prev: Pool, next: Pool, cloudVersion?: number): Promise<'ok' | 'raced'>;
   /** Deletes the pool, recording who did it on the item first (a delete's stream record has only the old image). */
   deletePool(pool: Pool, cloudVersion: number, shards: ShardState[], by: CallContext): Promise<'ok' | 'raced'>;
   readShards(pool: Pool): Promise<ShardState[]>;
+  createNetwork(network: Network, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'>;
+  /** Replaces the network if it is still `prev` (uid and updatedAt); fenced on the cloud version. */
+  updateNetwork(prev: Network, next: Network, cloudVersion: number): Promise<'ok' | 'raced'>;
+  /** Deletes the network, recording who did it on the item first; fenced on the cloud version. */
+  deleteNetwork(network: Network, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'>;
 
   // Free-slot partitions.
   getChunk(pool: Pool, base: bigint): Promise<ChunkState | undefined>;

@@ -3,9 +3,10 @@
  * security log. Pure functions, no I/O: the Lambda handler (lib/events/handler.ts) and the local
  * stream reader (lib/local/stream-reader.ts) both use them. docs/security-events.md describes the events.
  *
- * Only two item types carry security meaning (lib/dynamo/store.ts writes them):
+ * Three item types carry security meaning (lib/dynamo/store.ts writes them):
  * - `allocation` items (one per allocated address or block; released ones stay as tombstones until TTL),
- * - `pool` items.
+ * - `pool` items,
+ * - `network` items (a zone's on-link subnets: gateway, DNS and the domain they own).
  * Cloud, shard, chunk and held items are bookkeeping of the same transactions and produce nothing.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -16,7 +17,7 @@ import { PREFIX } from '../dynamo/keys.js';
 
 // ---------------------------------------------------------------- the event
 
-export const SECURITY_EVENT_TYPES = ['address.allocated', 'address.released', 'allocation.updated', 'pool.created', 'pool.changed', 'pool.deleted'] as const;
+export const SECURITY_EVENT_TYPES = ['address.allocated', 'address.released', 'allocation.updated', 'pool.created', 'pool.changed', 'pool.deleted', 'network.created', 'network.changed', 'network.deleted'] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
 /** One changed attribute: its value before and after (null = absent); lists also say what was added/removed. */
@@ -77,6 +78,30 @@ const poolFields = {
   size: z.string().optional(),
   prefixLength: z.number().optional(),
   quarantineSeconds: z.number().optional(),
+  /** The network (of the same zone) the pool is in. */
+  network: z.string().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+};
+
+/** A network event names the network, not a pool. */
+const { pool: _pool, poolUid: _poolUid, ...networkWhere } = common;
+const networkFields = {
+  ...networkWhere,
+  /** Network name. */
+  network: z.string(),
+  /** Network incarnation id. */
+  networkUid: z.string().optional(),
+  family: z.union([z.literal(4), z.literal(6)]).optional(),
+  cidr: z.string(),
+  gateway: z.string().optional(),
+  dnsServers: z.array(z.string()).optional(),
+  searchDomains: z.array(z.string()).optional(),
+  ntpServers: z.array(z.string()).optional(),
+  mtu: z.number().optional(),
+  vlan: z.number().optional(),
+  routes: z.array(z.object({ to: z.string(), via: z.string() })).optional(),
+  /** The forward DNS domain the network owns. */
+  domain: z.string().optional(),
   tags: z.record(z.string(), z.string()).optional(),
 };
 
@@ -95,6 +120,9 @@ export const AllocationUpdatedSchema = z.object({ eventType: z.literal('allocati
 export const PoolCreatedSchema = z.object({ eventType: z.literal('pool.created'), ...common, ...poolFields });
 export const PoolChangedSchema = z.object({ eventType: z.literal('pool.changed'), ...common, ...poolFields, changes });
 export const PoolDeletedSchema = z.object({ eventType: z.literal('pool.deleted'), ...common, ...poolFields });
+export const NetworkCreatedSchema = z.object({ eventType: z.literal('network.created'), ...networkFields });
+export const NetworkChangedSchema = z.object({ eventType: z.literal('network.changed'), ...networkFields, changes });
+export const NetworkDeletedSchema = z.object({ eventType: z.literal('network.deleted'), ...networkFields });
 
 export const SecurityEventSchema = z.discriminatedUnion('eventType', [
   AddressAllocatedSchema,
@@ -103,6 +131,9 @@ export const SecurityEventSchema = z.discriminatedUnion('eventType', [
   PoolCreatedSchema,
   PoolChangedSchema,
   PoolDeletedSchema,
+  NetworkCreatedSchema,
+  NetworkChangedSchema,
+  NetworkDeletedSchema,
 ]);
 export type SecurityEvent = z.infer<typeof SecurityEventSchema>;
 
@@ -112,8 +143,9 @@ type Item = Record<string, unknown>;
 
 /** Attributes that are bookkeeping, not content, when diffing two versions of an item. */
 const ALLOCATION_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'state', 'version', 'updatedAt', 'updatedBy', 'requestId', 'gsi1pk', 'gsi1sk', 'expiresAt', 'releasedAt', 'releasedBy', 'releaseRequestId']);
-const POOL_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'updatedAt', 'updatedBy', 'requestId', 'epoch', 'size', 'createdAt', 'createdBy', ...['deletedAt', 'deletedBy', 'deleteRequestId']]);
-/** Attributes the engine may set on a pool just before deleting it, to name the deleting principal. */
+const NETWORK_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'updatedAt', 'updatedBy', 'requestId', 'createdAt', 'createdBy', 'deletedAt', 'deletedBy', 'deleteRequestId']);
+const POOL_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'updatedAt', 'updatedBy', 'requestId', 'epoch', 'size', 'reserved', 'createdAt', 'createdBy', ...['deletedAt', 'deletedBy', 'deleteRequestId']]);
+/** Attributes the engine may set on a pool or network just before deleting it, to name the deleting principal. */
 const POOL_DELETION_MARKERS = ['deletedAt', 'deletedBy', 'deleteRequestId'] as const;
 
 const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
@@ -167,26 +199,29 @@ export function toSecurityEvents(record: DynamoDBRecord): SecurityEvent[] {
     return [];
   }
 
+  // A pool or a network: created, changed, deleted (with the deleting principal from the deletion stamp).
+  const topology = (n: Item, who: Attribution) => (kind === 'pool' ? poolEvent(meta, n, who) : networkEvent(meta, n, who));
+  const type = <T extends 'created' | 'changed' | 'deleted'>(t: T) => `${kind}.${t}` as `${typeof kind}.${T}`;
   switch (record.eventName) {
     case 'INSERT': {
       const n = needs('new');
-      return [{ eventType: 'pool.created', ...poolEvent(meta, n, { time: str(n.createdAt), principal: str(n.createdBy), requestId: str(n.requestId) }) }];
+      return [{ eventType: type('created'), ...topology(n, { time: str(n.createdAt), principal: str(n.createdBy), requestId: str(n.requestId) }) } as SecurityEvent];
     }
     case 'MODIFY': {
       const n = needs('new');
       const o = needs('old');
-      const diff = diffItems(o, n, POOL_BOOKKEEPING);
+      const diff = diffItems(o, n, kind === 'pool' ? POOL_BOOKKEEPING : NETWORK_BOOKKEEPING);
       const markersChanged = POOL_DELETION_MARKERS.some((k) => stable(o[k]) !== stable(n[k]));
-      // The engine marked the pool with its deleting principal; pool.deleted follows with it.
+      // The engine marked the item with its deleting principal; the deleted event follows with it.
       if (Object.keys(diff).length === 0 && markersChanged && n.deletedBy !== undefined) return [];
       const stamped = n.updatedAt !== undefined && n.updatedAt !== o.updatedAt;
       const who = stamped ? { time: str(n.updatedAt), principal: str(n.updatedBy), requestId: changedString(o.requestId, n.requestId) } : outOfBand(meta);
-      return [{ eventType: 'pool.changed', ...poolEvent(meta, n, who), changes: diff }];
+      return [{ eventType: type('changed'), ...topology(n, who), changes: diff } as SecurityEvent];
     }
     case 'REMOVE': {
       const o = needs('old');
       const by = str(o.deletedBy) ?? (meta.identity.principalId ? meta.identity.principalId : undefined);
-      return [{ eventType: 'pool.deleted', ...poolEvent(meta, o, { time: str(o.deletedAt), principal: by, requestId: str(o.deleteRequestId) }) }];
+      return [{ eventType: type('deleted'), ...topology(o, { time: str(o.deletedAt), principal: by, requestId: str(o.deleteRequestId) }) } as SecurityEvent];
     }
   }
   return [];
@@ -291,7 +326,31 @@ function poolEvent(meta: RecordMeta, p: Item, who: Attribution) {
     ...(p.size !== undefined ? { size: String(p.size) } : {}),
     ...(num(p.prefixLength) !== undefined ? { prefixLength: num(p.prefixLength)! } : {}),
     ...(num(p.quarantineSeconds) !== undefined ? { quarantineSeconds: num(p.quarantineSeconds)! } : {}),
+    ...(str(p.network) ? { network: str(p.network)! } : {}),
     ...(isStringMap(p.tags) ? { tags: p.tags } : {}),
+  };
+}
+
+function networkEvent(meta: RecordMeta, n: Item, who: Attribution) {
+  const { pool: _p, poolUid: _u, ...where } = base(meta, n, who);
+  const fam = num(n.family);
+  const dns = n.dns as { domain?: unknown } | undefined;
+  const routes = Array.isArray(n.routes) ? n.routes.filter((r): r is { to: string; via: string } => !!r && typeof r === 'object' && typeof r.to === 'string' && typeof r.via === 'string').map((r) => ({ to: r.to, via: r.via })) : [];
+  return {
+    ...where,
+    network: str(n.name) ?? '',
+    ...(str(n.uid) ? { networkUid: str(n.uid)! } : {}),
+    ...(fam === 4 || fam === 6 ? { family: fam as 4 | 6 } : {}),
+    cidr: str(n.cidr) ?? '',
+    ...(str(n.gateway) ? { gateway: str(n.gateway)! } : {}),
+    ...(strings(n.dnsServers).length ? { dnsServers: strings(n.dnsServers) } : {}),
+    ...(strings(n.searchDomains).length ? { searchDomains: strings(n.searchDomains) } : {}),
+    ...(strings(n.ntpServers).length ? { ntpServers: strings(n.ntpServers) } : {}),
+    ...(num(n.mtu) !== undefined ? { mtu: num(n.mtu)! } : {}),
+    ...(num(n.vlan) !== undefined ? { vlan: num(n.vlan)! } : {}),
+    ...(routes.length ? { routes } : {}),
+    ...(typeof dns?.domain === 'string' ? { domain: dns.domain } : {}),
+    ...(isStringMap(n.tags) ? { tags: n.tags } : {}),
   };
 }
 
@@ -306,13 +365,14 @@ function outOfBand(meta: RecordMeta): Attribution {
 // ---------------------------------------------------------------- helpers
 
 /** Which security-relevant item a record is about, from its image's `type` or, failing that, its keys. */
-function itemKind(item: Item): 'allocation' | 'pool' | undefined {
-  if (item.type === 'allocation' || item.type === 'pool') return item.type;
+function itemKind(item: Item): 'allocation' | 'pool' | 'network' | undefined {
+  if (item.type === 'allocation' || item.type === 'pool' || item.type === 'network') return item.type;
   if (item.type !== undefined) return undefined;
   const pk = str(item.pk) ?? '';
   const sk = str(item.sk) ?? '';
   if (pk.startsWith(PREFIX.chunk) && sk.startsWith(PREFIX.allocation)) return 'allocation';
   if (pk.startsWith(PREFIX.cloud) && sk.startsWith(PREFIX.pool)) return 'pool';
+  if (pk.startsWith(PREFIX.cloud) && sk.startsWith(PREFIX.network)) return 'network';
   return undefined;
 }
 

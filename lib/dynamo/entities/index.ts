@@ -5,5 +5,6 @@ export { blockAttr, ChunkEntity, quarantineAttr } from './chunk.js';
 export { ClaimEntity, type Claim } from './claim.js';
 export { CloudEntity, LimitsEntity } from './cloud.js';
 export { EnvironmentEntity } from './environment.js';
+export { NetworkEntity } from './network.js';
 export { PoolEntity } from './pool.js';
 export { ShardEntity } from './shard.js';
