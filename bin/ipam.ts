@@ -9,9 +9,9 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ApiError, callerCredentials, IpamClient } from '../lib/client/client.js';
+import { ApiError, callerCredentials, IpamClient, type NetworkOut } from '../lib/client/client.js';
 import { IpamError } from '../lib/core/errors.js';
-import type { Allocation } from '../lib/core/model.js';
+import type { AllocationView as Allocation, NetworkPatch, NetworkSpec } from '../lib/core/network.js';
 import pkg from '../package.json' with { type: 'json' };
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -142,14 +142,18 @@ function table(rows: Record<string, unknown>[], columns: string[]) {
   for (const row of cells) console.log(line(row));
 }
 
-const ALLOC_COLUMNS = ['cidr', 'zone', 'pool', 'holder', 'name', 'hostname', 'mac', 'allocatedAt'];
-const POOL_COLUMNS = ['zone', 'name', 'ranges', 'size', 'allocated', 'free'];
-const holderCol = (a: Allocation) => ({ ...a, holder: a.vm !== undefined ? `vm:${a.vm}` : `vip:${a.vip}` });
+const ALLOC_COLUMNS = ['cidr', 'zone', 'pool', 'holder', 'name', 'hostname', 'mac', 'network', 'gateway', 'allocatedAt'];
+const POOL_COLUMNS = ['zone', 'name', 'ranges', 'network', 'size', 'allocated', 'free'];
+const NETWORK_COLUMNS = ['zone', 'name', 'cidr', 'gateway', 'dnsServers', 'searchDomains', 'ntpServers', 'mtu', 'vlan', 'routes', 'domain'];
+/** An allocation as a table row: the holder in one column, its network's CIDR and gateway (none outside networks). */
+const allocationRow = (a: Allocation) => ({ ...a, holder: a.vm !== undefined ? `vm:${a.vm}` : `vip:${a.vip}`, network: a.network?.cidr, gateway: a.network?.gateway });
+const networkRow = (n: NetworkOut) => ({ ...n, ...Object.fromEntries((['dnsServers', 'searchDomains', 'ntpServers'] as const).map((k) => [k, n[k].join(',')])), routes: n.routes.map((r) => `${r.to}>${r.via}`).join(','), domain: n.dns?.domain });
 
-function print(value: unknown, kind: 'allocation' | 'allocations' | 'pool' | 'pools' | 'raw') {
+function print(value: unknown, kind: 'allocation' | 'allocations' | 'pool' | 'pools' | 'network' | 'networks' | 'raw') {
   if (program.opts<Globals>().output !== 'table' || kind === 'raw') return console.log(JSON.stringify(value, null, 2));
-  if (kind === 'allocation') return table([holderCol(value as Allocation)], ALLOC_COLUMNS);
-  if (kind === 'allocations') return table((value as Allocation[]).map(holderCol), ALLOC_COLUMNS);
+  if (kind === 'allocation') return table([allocationRow(value as Allocation)], ALLOC_COLUMNS);
+  if (kind === 'allocations') return table((value as Allocation[]).map(allocationRow), ALLOC_COLUMNS);
+  if (kind === 'network' || kind === 'networks') return table(((kind === 'network' ? [value] : value) as NetworkOut[]).map(networkRow), NETWORK_COLUMNS);
   const pools = (kind === 'pool' ? [value] : value) as Record<string, unknown>[];
   table(pools.map((p) => ({ ...p, ranges: (p.ranges as string[]).join(',') })), POOL_COLUMNS);
 }
@@ -170,7 +174,8 @@ pool
   .option('-x, --exclude <range>', 'addresses never to hand out (repeatable)', collect)
   .option('--prefix-length <n>', 'default prefix length of allocations', int)
   .option('--quarantine <seconds>', 'keep released addresses out of use this long', int)
-  .option('--dns-domain <domain>', 'domain for DNS zone files of this pool')
+  .option('--dns-domain <domain>', 'domain for DNS zone files of this pool (not for a pool in a network: it takes the network\'s)')
+  .option('--network <network>', 'a network of the zone: the ranges lie in its CIDR; its network address, broadcast and gateway are never handed out')
   .option('--tag <key=value>', 'tag (repeatable)', collect)
   .action(async (cloud, zone, name, o) => {
     let ranges: string[] = o.range ?? [];
@@ -190,6 +195,7 @@ pool
       ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : {}),
       ...(o.quarantine !== undefined ? { quarantineSeconds: o.quarantine } : {}),
       ...(o.dnsDomain ? { dns: { domain: o.dnsDomain } } : {}),
+      ...(o.network ? { network: o.network } : {}),
       ...(o.tag ? { tags: tags(o.tag) } : {}),
     };
     const r = await (await client()).createPool(cloud, zone, name, spec);
@@ -214,8 +220,9 @@ pool
   .option('--prefix-length <n>', 'default prefix length of future allocations', int)
   .option('--quarantine <seconds>', 'quarantine of releases from now on (0: none)', int)
   .option('--dns-domain <domain>', 'domain for DNS zone files of this pool')
+  .option('--network <network>', 'move the pool into this network of its zone (its reserved addresses must be free; give --clear dns-domain too if the pool has a domain)')
   .option('--tag <key=value>', 'replace the tags (repeatable)', collect)
-  .addOption(new Option('--clear <field>', 'remove a setting (repeatable)').choices(['prefix-length', 'dns-domain', 'tags']).argParser(collectChoice(['prefix-length', 'dns-domain', 'tags'])))
+  .addOption(new Option('--clear <field>', 'remove a setting (repeatable); network: take the pool out of its network').choices(['prefix-length', 'dns-domain', 'network', 'tags']).argParser(collectChoice(['prefix-length', 'dns-domain', 'network', 'tags'])))
   .action(async (cloud, zone, name, o) => {
     const clear: string[] = o.clear ?? [];
     const patch = {
@@ -226,6 +233,7 @@ pool
       ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : clear.includes('prefix-length') ? { prefixLength: null } : {}),
       ...(o.quarantine !== undefined ? { quarantineSeconds: o.quarantine } : {}),
       ...(o.dnsDomain !== undefined ? { dns: { domain: o.dnsDomain } } : clear.includes('dns-domain') ? { dns: null } : {}),
+      ...(o.network !== undefined ? { network: o.network } : clear.includes('network') ? { network: null } : {}),
       ...(o.tag ? { tags: tags(o.tag) } : clear.includes('tags') ? { tags: {} } : {}),
     };
     print(await (await client()).updatePool(cloud, zone, name, patch), 'pool');
@@ -233,6 +241,75 @@ pool
 
 pool.command('delete <cloud> <zone> <pool>').description('delete an empty pool').action(async (cloud, zone, name) => {
   await (await client()).deletePool(cloud, zone, name);
+});
+
+const network = program.command('network').description("create, show, list, change and delete a zone's networks (the subnet, gateway, DNS and NTP every allocation in them carries)");
+
+/** `--route 192.168.0.0/16,10.20.0.254` → {to, via}. */
+const route = (v: string, prev: { to: string; via: string }[] = []) => {
+  const [to, via, ...rest] = v.split(',');
+  if (!to || !via || rest.length) throw new IpamError('InvalidInput', `--route takes <to CIDR>,<via address>, e.g. 192.168.0.0/16,10.20.0.254; not ${v}`);
+  return [...prev, { to: to.trim(), via: via.trim() }];
+};
+
+/** The network options every command that defines a network takes. */
+function networkOptions(c: Command, verb: 'set' | 'replace'): Command {
+  const many = verb === 'set' ? 'repeatable' : 'repeatable; replaces the list';
+  return c
+    .option('--gateway <address>', 'the default gateway (in the CIDR; IPv6: or link-local)')
+    .option('--dns-server <address>', `a DNS server (${many})`, collect)
+    .option('--search-domain <domain>', `a DNS search domain (${many})`, collect)
+    .option('--ntp-server <address-or-host>', `an NTP server (${many})`, collect)
+    .option('--mtu <n>', 'the MTU (68-9216; IPv6 at least 1280)', int)
+    .option('--vlan <id>', 'the VLAN id (1-4094)', int)
+    .option('--route <to,via>', `a static route, e.g. 192.168.0.0/16,10.20.0.254 (${many})`, route)
+    .option('--dns-domain <domain>', "the forward DNS domain of the network's hosts (one network or pool of the cloud owns it)")
+    .option('--tag <key=value>', `tag (${many})`, collect);
+}
+
+/** The fields the network options give (a PUT body, or the changes of a PATCH). */
+function networkFields(o: Record<string, any>): Omit<NetworkSpec, 'cidr'> {
+  return {
+    ...(o.gateway !== undefined ? { gateway: o.gateway } : {}),
+    ...(o.dnsServer ? { dnsServers: o.dnsServer } : {}),
+    ...(o.searchDomain ? { searchDomains: o.searchDomain } : {}),
+    ...(o.ntpServer ? { ntpServers: o.ntpServer } : {}),
+    ...(o.mtu !== undefined ? { mtu: o.mtu } : {}),
+    ...(o.vlan !== undefined ? { vlan: o.vlan } : {}),
+    ...(o.route ? { routes: o.route } : {}),
+    ...(o.dnsDomain !== undefined ? { dns: { domain: o.dnsDomain } } : {}),
+    ...(o.tag ? { tags: tags(o.tag) } : {}),
+  };
+}
+
+networkOptions(network.command('create <cloud> <zone> <network>').description("create a network of the zone (the same definition again is no change)").requiredOption('--cidr <cidr>', 'the on-link subnet, e.g. 10.20.0.0/24'), 'set').action(async (cloud, zone, name, o) => {
+  const r = await (await client()).createNetwork(cloud, zone, name, { cidr: o.cidr, ...networkFields(o) });
+  print(r.network, 'network');
+});
+
+network.command('show <cloud> <zone> <network>').description('a network').action(async (cloud, zone, name) => print(await (await client()).getNetwork(cloud, zone, name), 'network'));
+
+network
+  .command('list <cloud>')
+  .option('--zone <zone>', 'only this security zone')
+  .description("the cloud's networks")
+  .action(async (cloud, o) => print(await (await client()).listNetworks(cloud, o.zone), 'networks'));
+
+const NETWORK_CLEAR: Record<string, keyof NetworkPatch> = { gateway: 'gateway', 'dns-servers': 'dnsServers', 'search-domains': 'searchDomains', 'ntp-servers': 'ntpServers', mtu: 'mtu', vlan: 'vlan', routes: 'routes', 'dns-domain': 'dns', tags: 'tags' };
+networkOptions(network.command('update <cloud> <zone> <network>').description('change a network: options given replace (lists whole); cidr and gateway only while no pool uses it').option('--cidr <cidr>', 'a new subnet (only while no pool uses the network)'), 'replace')
+  .addOption(new Option('--clear <field>', 'remove a setting (repeatable)').choices(Object.keys(NETWORK_CLEAR)).argParser(collectChoice(Object.keys(NETWORK_CLEAR))))
+  .action(async (cloud, zone, name, o) => {
+    const patch: NetworkPatch = { ...(o.cidr !== undefined ? { cidr: o.cidr } : {}), ...networkFields(o) };
+    for (const f of (o.clear ?? []) as string[]) {
+      if (patch[NETWORK_CLEAR[f]!] !== undefined) throw new IpamError('InvalidInput', `give --${f} or --clear ${f}, not both`);
+      Object.assign(patch, { [NETWORK_CLEAR[f]!]: null });
+    }
+    if (Object.keys(patch).length === 0) throw new IpamError('InvalidInput', 'nothing to change: give an option or --clear');
+    print(await (await client()).updateNetwork(cloud, zone, name, patch), 'network');
+  });
+
+network.command('delete <cloud> <zone> <network>').description('delete a network no pool uses').action(async (cloud, zone, name) => {
+  await (await client()).deleteNetwork(cloud, zone, name);
 });
 
 program
@@ -295,7 +372,7 @@ program
 function printReleased(released: Allocation[], what: string) {
   if (program.opts<Globals>().output !== 'table') return console.log(JSON.stringify(released, null, 2));
   if (released.length === 0) return console.log(`nothing released: ${what} holds no address`);
-  for (const a of released) console.log(`released ${a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr} (${holderCol(a).holder} ${a.name}, pool ${a.cloud}/${a.zone}/${a.pool})`);
+  for (const a of released) console.log(`released ${a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr} (${allocationRow(a).holder} ${a.name}, pool ${a.cloud}/${a.zone}/${a.pool})`);
 }
 
 program
@@ -360,8 +437,8 @@ async function environmentCall(method: 'PUT' | 'GET', cloud: string, name: strin
     return;
   }
   if (out === 'json') return console.log(JSON.stringify(r.body, null, 2));
-  const slots = r.body.slots as Record<string, { zone: string; pool: string; addresses: string[] }>;
-  table(Object.entries(slots).map(([slot, s]) => ({ slot, zone: s.zone, pool: s.pool, addresses: s.addresses.join(',') })), ['slot', 'zone', 'pool', 'addresses']);
+  const slots = r.body.slots as Record<string, { zone: string; pool: string; addresses: string[]; network?: { cidr: string; gateway?: string } }>;
+  table(Object.entries(slots).map(([slot, s]) => ({ slot, zone: s.zone, pool: s.pool, addresses: s.addresses.join(','), network: s.network?.cidr, gateway: s.network?.gateway })), ['slot', 'zone', 'pool', 'addresses', 'network', 'gateway']);
 }
 
 env

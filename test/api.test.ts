@@ -209,6 +209,29 @@ describe('the same API through curl --aws-sigv4', () => {
   });
 });
 
+describe('DNS settings over HTTP', () => {
+  it('zones answer 409 DnsNotConfigured until the cloud has settings; PUT (curl --aws-sigv4) sets them, GET reads them; a zone caller gets 403', async () => {
+    const c = svc.client();
+    await c.createPool('dnsc', 'z', 'p', { ranges: ['10.8.0.0/29'], dns: { domain: 'dnsc.example.com' } });
+    await c.allocate('dnsc', 'z', 'p', { vm: 'vm-1', hostname: 'host1' });
+    for (const p of ['/v1/clouds/dnsc/dns/zones', '/v1/clouds/dnsc/dns/zones/dnsc.example.com']) {
+      const r = await send(await signed('GET', p));
+      expect(r.status, p).toBe(409);
+      expect(r.type).toBe('application/problem+json');
+      expect(r.body).toMatchObject({ reason: 'DnsNotConfigured', detail: expect.stringContaining('PUT /v1/clouds/dnsc/dns') });
+    }
+    expect(await send(await signed('GET', '/v1/clouds/dnsc/dns'))).toMatchObject({ status: 404, body: { reason: 'DnsSettingsNotFound' } });
+    const settings = { primaryNs: 'ns1.dnsc.example.com', primaryNsAddresses: ['10.8.0.1'], hostmaster: 'hostmaster@dnsc.example.com', ttl: 60 };
+    expect((await curl('PUT', '/v1/clouds/dnsc/dns', settings, DMZ_ONLY)).status).toBe(403);
+    expect((await send(await signed('GET', '/v1/clouds/dnsc/dns', { caller: DMZ_ONLY }))).status).toBe(403);
+    const put = await curl('PUT', '/v1/clouds/dnsc/dns', settings);
+    expect(put).toMatchObject({ status: 200, body: { ...settings, secondaryNs: [], source: 'cloud', updatedBy: ADMIN.principal } });
+    expect((await send(await signed('GET', '/v1/clouds/dnsc/dns'))).body).toEqual(put.body);
+    const zone = await c.request<string>('GET', '/v1/clouds/dnsc/dns/zones/dnsc.example.com', { accept: 'text/dns' });
+    expect(zone.body).toMatch(/^\$TTL 60\n@\tIN\tSOA\tns1\.dnsc\.example\.com\. hostmaster\.dnsc\.example\.com\. \d+ 3600 600 1209600 300\n@\tIN\tNS\tns1\.dnsc\.example\.com\.\nns1\tIN\tA\t10\.8\.0\.1\nhost1\tIN\tA\t10\.8\.0\.\d\n$/m);
+  });
+});
+
 describe('trusted callers only', () => {
   const body = JSON.stringify({ ranges: ['10.5.0.0/29'] });
   const path = '/v1/clouds/auth/zones/z/pools/p';
@@ -281,8 +304,10 @@ describe('bad requests never reach the engine', () => {
 });
 
 describe('service settings', () => {
-  it('refuses a bad IPAM_GROUP_COMMIT, IPAM_DYNAMODB_HEAP_MB or IPAM_PORT with a one-line message and exit 1', async () => {
+  it('refuses a bad IPAM_GROUP_COMMIT, IPAM_DYNAMODB_HEAP_MB, IPAM_PORT or IPAM_DNS_* with a one-line message and exit 1', async () => {
     for (const [k, v, msg] of [
+      ['IPAM_DNS_PRIMARY_NS', 'ns1.example.com', /IPAM_DNS_PRIMARY_NS and IPAM_DNS_HOSTMASTER go together/],
+      ['IPAM_DNS_TTL', 'soon', /IPAM_DNS_TTL must be a number of seconds, not soon/],
       ['IPAM_GROUP_COMMIT', 'lots', /IPAM_GROUP_COMMIT must be a whole number from 0 to 64, not "lots"/],
       ['IPAM_DYNAMODB_HEAP_MB', '12', /IPAM_DYNAMODB_HEAP_MB must be a whole number of MB from 256 to 65536, not "12"/],
       ['IPAM_PORT', '99999', /IPAM_PORT must be a port number/],

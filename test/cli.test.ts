@@ -70,6 +70,60 @@ describe('ipam CLI', () => {
     expect((await ipam(svc, ['release', 'zoned', address, '--zone', 'a', '--vm', 'z-1'])).code).toBe(0);
   });
 
+  it('manages networks, moves a pool into one, and shows the network with every allocation', async () => {
+    const run = (...args: string[]) => ipam(svc, args);
+    const created = await run('-o', 'json', 'network', 'create', 'net', 'dmz', 'lan', '--cidr', '10.14.0.0/24', '--gateway', '10.14.0.1', '--dns-server', '10.14.0.53', '--dns-server', '10.0.0.53', '--search-domain', 'lan.example.com', '--ntp-server', 'ntp.example.com', '--mtu', '1500', '--vlan', '14', '--route', '192.168.0.0/16,10.14.0.254', '--dns-domain', 'lan.example.com', '--tag', 'team=net');
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ zone: 'dmz', name: 'lan', cidr: '10.14.0.0/24', prefixLength: 24, gateway: '10.14.0.1', dnsServers: ['10.14.0.53', '10.0.0.53'], searchDomains: ['lan.example.com'], ntpServers: ['ntp.example.com'], mtu: 1500, vlan: 14, routes: [{ to: '192.168.0.0/16', via: '10.14.0.254' }], dns: { domain: 'lan.example.com' }, tags: { team: 'net' } });
+    const table = await run('-o', 'table', 'network', 'list', 'net');
+    expect(table.stdout).toMatch(/ZONE\s+NAME\s+CIDR\s+GATEWAY\s+DNSSERVERS/);
+    expect(table.stdout).toMatch(/dmz\s+lan\s+10\.14\.0\.0\/24\s+10\.14\.0\.1\s+10\.14\.0\.53,10\.0\.0\.53\s+lan\.example\.com\s+ntp\.example\.com\s+1500\s+14\s+192\.168\.0\.0\/16>10\.14\.0\.254\s+lan\.example\.com/);
+    expect(JSON.parse((await run('-o', 'json', 'network', 'show', 'net', 'dmz', 'lan')).stdout).vlan).toBe(14);
+    expect(JSON.parse((await run('-o', 'json', 'network', 'list', 'net', '--zone', 'web')).stdout)).toEqual([]);
+    // Bad input is 2, a conflict 4, a missing network 3.
+    expect((await run('network', 'create', 'net', 'dmz', 'bad', '--cidr', '10.15.0.1/24')).stderr).toContain('10.15.0.0/24');
+    expect((await run('network', 'create', 'net', 'dmz', 'bad', '--cidr', '10.15.0.0/24', '--route', '192.168.0.0/16')).code).toBe(2);
+    expect((await run('network', 'create', 'net', 'web', 'other', '--cidr', '10.14.0.128/25')).code).toBe(4);
+    expect((await run('network', 'show', 'net', 'dmz', 'nope')).code).toBe(3);
+
+    // An existing pool moves in: its gateway address is held, so the move is refused until it is released.
+    await run('pool', 'create', 'net', 'dmz', 'web', '--range', '10.14.0.0/28');
+    const router = await run('allocate', 'net', 'dmz', 'web', '--vip', 'router', '--address', '10.14.0.1', '-q');
+    expect(router.code, router.stderr).toBe(0);
+    const refused = await run('pool', 'update', 'net', 'dmz', 'web', '--network', 'lan');
+    expect([refused.code, refused.stderr]).toEqual([4, expect.stringContaining('RangeInUse')]);
+    await run('release', 'net', '10.14.0.1');
+    const moved = await run('-o', 'json', 'pool', 'update', 'net', 'dmz', 'web', '--network', 'lan');
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ network: 'lan', size: '14', reserved: ['10.14.0.0', '10.14.0.1', '10.14.0.255'] });
+    expect((await run('-o', 'table', 'pool', 'show', 'net', 'dmz', 'web')).stdout).toMatch(/dmz\s+web\s+10\.14\.0\.0\/28\s+lan\s+14/);
+
+    // Allocations show the network: JSON carries it whole, the table its CIDR and gateway.
+    const a = await run('-o', 'json', 'allocate', 'net', 'dmz', 'web', '--vm', 'vm-n', '--name', 'eth0');
+    expect(a.code, a.stderr).toBe(0);
+    const alloc = JSON.parse(a.stdout);
+    expect(alloc.network).toMatchObject({ name: 'lan', cidr: '10.14.0.0/24', prefixLength: 24, gateway: '10.14.0.1', dnsServers: ['10.14.0.53', '10.0.0.53'], mtu: 1500, vlan: 14 });
+    const shown = await run('-o', 'table', 'show', 'net', alloc.address);
+    expect(shown.stdout).toMatch(/CIDR\s+ZONE\s+POOL\s+HOLDER\s+NAME\s+HOSTNAME\s+MAC\s+NETWORK\s+GATEWAY/);
+    expect(shown.stdout).toMatch(new RegExp(`${alloc.address.replaceAll('.', '\\.')}/32\\s+dmz\\s+web\\s+vm:vm-n\\s+eth0\\s+10\\.14\\.0\\.0/24\\s+10\\.14\\.0\\.1`));
+    expect((await run('-o', 'table', 'show', 'net', 'vm:vm-n')).stdout).toContain('10.14.0.0/24');
+    expect((await run('-o', 'table', 'list', 'net', 'dmz', 'web')).stdout).toContain('10.14.0.1 ');
+
+    // Changes: lists are replaced, --clear removes; in use, the gateway stays; not in use, the network goes.
+    const changed = await run('-o', 'json', 'network', 'update', 'net', 'dmz', 'lan', '--dns-server', '10.14.0.54', '--clear', 'mtu', '--clear', 'routes');
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ dnsServers: ['10.14.0.54'], routes: [] });
+    expect(JSON.parse(changed.stdout)).not.toHaveProperty('mtu');
+    expect((await run('network', 'update', 'net', 'dmz', 'lan', '--gateway', '10.14.0.2')).stderr).toContain('NetworkInUse');
+    expect((await run('network', 'update', 'net', 'dmz', 'lan', '--mtu', '1400', '--clear', 'mtu')).code).toBe(2);
+    expect((await run('network', 'delete', 'net', 'dmz', 'lan')).code).toBe(4);
+    await run('release', 'net', '--all', '--vm', 'vm-n');
+    const out = await run('-o', 'json', 'pool', 'update', 'net', 'dmz', 'web', '--clear', 'network');
+    expect(JSON.parse(out.stdout)).toMatchObject({ size: '16' });
+    expect((await run('network', 'delete', 'net', 'dmz', 'lan')).code).toBe(0);
+    expect((await run('network', 'show', 'net', 'dmz', 'lan')).code).toBe(3);
+  });
+
   it('exits with distinct codes scripts can rely on', async () => {
     await ipam(svc, ['pool', 'create', 'codes', 'z', 'one', '--range', '10.11.0.1']);
     await ipam(svc, ['allocate', 'codes', 'z', 'one', '--vm', 'a']);

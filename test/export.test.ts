@@ -2,7 +2,9 @@
  * The scheduled DNS export through the S3 code path, against a real S3-protocol server (s3rver)
  * and a directory: objects and manifest, unchanged zones not rewritten and keeping their serials,
  * changed zones rewritten with a higher serial, vanished zones retired; every exported zone passes
- * named-checkzone. Also the local scheduler and the Lambda entry.
+ * named-checkzone. Also the local scheduler and the Lambda entry. The zone header comes from each cloud's
+ * DNS settings, else the deployment's defaults; a cloud with neither is skipped with a logged warning and
+ * the other clouds are still exported.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,6 +20,7 @@ import { collect, zoneFile } from '../lib/integrations/dns/zones.js';
 import type { Ipam } from '../lib/engine/ipam.js';
 import { listClouds } from '../lib/integrations/export/clouds.js';
 import { DirStore, S3Store, s3ClientFor, type ObjectStore, type PutOptions } from '../lib/integrations/export/object-store.js';
+import { createZoneExportHandler } from '../lib/integrations/export/handler.js';
 import { startExportScheduler } from '../lib/integrations/export/scheduler.js';
 import { exportZones, MANIFEST_KEY, readManifest, type Manifest } from '../lib/integrations/export/zones.js';
 import { tool } from './tools.js';
@@ -73,6 +76,9 @@ beforeAll(async () => {
     await ipam.allocate({ cloud, zone: 'z', pool: 'v4', holder: { kind: 'vm', id: 'b' }, address: '10.70.1.20', hostname: 'b' }, ctx);
     await ipam.allocate({ cloud, zone: 'z', pool: 'v6', holder: { kind: 'vm', id: 'c' }, address: 'fd00:70::c', hostname: 'c' }, ctx);
   }
+  // e1's primary lies inside its own zone (with its address), e2's outside.
+  await ipam.setDnsSettings('e1', { primaryNs: 'ns1.e1.example.com', primaryNsAddresses: ['192.0.2.1'], secondaryNs: ['ns2.example.net'], hostmaster: 'hostmaster@e1.example.com' }, ctx);
+  await ipam.setDnsSettings('e2', { primaryNs: 'ns1.example.net', hostmaster: 'hostmaster.example.net' }, ctx);
 });
 
 afterAll(async () => {
@@ -119,6 +125,8 @@ describe('export to S3 (s3rver)', () => {
       expect(c.code ?? 0, `${z.key}:\n${c.stdout}${c.stderr}`).toBe(0);
     }
     expect(entry(first, 'e1', 'e1.example.com')).toMatchObject({ records: 3 });
+    expect(await getText('dns/e1/e1.example.com.zone')).toMatch(/\tSOA\tns1\.e1\.example\.com\. hostmaster\.e1\.example\.com\. \d+ [\s\S]*\nns1\tIN\tA\t192\.0\.2\.1\n/);
+    expect(await getText('dns/e2/e2.example.com.zone')).toMatch(/\tSOA\tns1\.example\.net\. hostmaster\.example\.net\. \d+ /);
     expect(entry(first, 'e1', '0.70.10.in-addr.arpa')).toMatchObject({ records: 1 });
   });
 
@@ -255,6 +263,80 @@ describe('the Lambda entry', () => {
       const summary = await handler();
       expect(summary).toMatchObject({ clouds: 2, zones: 8, written: 2, unchanged: 6, manifestWritten: true });
       expect(await getText('dns/e2/e2.example.com.zone')).toContain('from-lambda\tIN\tA\t10.70.0.10\n');
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
+describe('clouds without DNS settings', () => {
+  it('are skipped with a warning (their last files and entries kept), the others exported; the deployment defaults serve them', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ipam-export-nodns-'));
+    const store = new DirStore(dir);
+    await ipam.createPool('e3', 'z', 'p', { ranges: ['10.73.0.0/24'], dns: { domain: 'e3.example.com' } }, ctx);
+    // Another zone's domain that sorts first: it never becomes anybody's SOA or NS.
+    await ipam.createPool('e3', 'y', 'q', { ranges: ['10.74.0.0/24'], dns: { domain: 'aaa.example.com' } }, ctx);
+    await ipam.allocate({ cloud: 'e3', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'a' }, address: '10.73.0.5', hostname: 'a' }, ctx);
+    const r = await exportZones({ ipam, store });
+    expect(r.clouds).toEqual(['e1', 'e2', 'e3']);
+    expect(r.skipped).toEqual([{ cloud: 'e3', reason: expect.stringMatching(/cloud e3 has no DNS settings.*PUT \/v1\/clouds\/e3\/dns.*ipam:dnsPrimaryNs/) }]);
+    expect(new Set(r.written.map((w) => w.cloud))).toEqual(new Set(['e1', 'e2']));
+    expect(existsSync(path.join(dir, 'dns/e3'))).toBe(false);
+
+    // The deployment's defaults (IPAM_DNS_*) serve a cloud without settings of its own.
+    const defaults = { primaryNs: 'ns1.deploy.example.org', primaryNsAddresses: ['192.0.2.7'], hostmaster: 'hostmaster@deploy.example.org', ttl: 90 };
+    const withDefaults = await exportZones({ ipam, store, dns: defaults });
+    expect(withDefaults.skipped).toEqual([]);
+    expect(withDefaults.written.filter((w) => w.cloud === 'e3').map((w) => w.zone)).toEqual(['aaa.example.com', 'e3.example.com', '0.73.10.in-addr.arpa']);
+    const e3 = readFileSync(path.join(dir, 'dns/e3/e3.example.com.zone'), 'utf8');
+    expect(e3).toContain('$TTL 90\n');
+    expect(e3).toMatch(/\tSOA\tns1\.deploy\.example\.org\. hostmaster\.deploy\.example\.org\. \d+ /);
+    expect(e3).not.toMatch(/aaa|127\.0\.0\.1/);
+    for (const z of ['e3.example.com', 'aaa.example.com', '0.73.10.in-addr.arpa']) {
+      const c = await exec(tool('named-checkzone', 'bind9-utils'), [z, path.join(dir, `dns/e3/${z}.zone`)]).catch((e) => e);
+      expect(c.code ?? 0, `${z}: ${c.stdout}`).toBe(0);
+    }
+    // Without them again: skipped, and what was exported stays (nothing is retired).
+    const before = (await readManifest(store))!.zones.filter((z) => z.cloud === 'e3');
+    const again = await exportZones({ ipam, store });
+    expect(again.skipped.map((x) => x.cloud)).toEqual(['e3']);
+    expect(again.retired).toEqual([]);
+    expect((await readManifest(store))!.zones.filter((z) => z.cloud === 'e3')).toEqual(before);
+    expect(readFileSync(path.join(dir, 'dns/e3/e3.example.com.zone'), 'utf8')).toBe(e3);
+  });
+
+  it('skips a zone whose name server lies inside it without an address, and exports the rest of the cloud', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ipam-export-nsaddr-'));
+    await ipam.setDnsSettings('e3', { primaryNs: 'ns1.e3.example.com', hostmaster: 'hostmaster@e3.example.com' }, ctx);
+    const r = await exportZones({ ipam, store: new DirStore(dir), clouds: ['e3'] });
+    expect(r.written.map((w) => w.zone)).toEqual(['aaa.example.com', '0.73.10.in-addr.arpa']);
+    expect(r.warnings.join('\n')).toContain('zone e3.example.com of cloud e3 cannot be served: name server ns1.e3.example.com lies inside it and needs an address');
+    expect(readFileSync(path.join(dir, 'dns/e3/aaa.example.com.zone'), 'utf8')).toMatch(/\tSOA\tns1\.e3\.example\.com\. hostmaster\.e3\.example\.com\. /);
+    await ipam.setDnsSettings('e3', { primaryNs: 'ns1.e3.example.com', primaryNsAddresses: ['10.73.0.53'], hostmaster: 'hostmaster@e3.example.com' }, ctx);
+    const fixed = await exportZones({ ipam, store: new DirStore(dir), clouds: ['e3'] });
+    expect(fixed.written.map((w) => w.zone)).toContain('e3.example.com');
+    expect(readFileSync(path.join(dir, 'dns/e3/e3.example.com.zone'), 'utf8')).toContain('ns1\tIN\tA\t10.73.0.53\n');
+  });
+
+  it('the Lambda handler logs the skipped cloud and exports the others; IPAM_DNS_* defaults reach it', async () => {
+    const warnings: { message: string; extra: unknown }[] = [];
+    const logger = { info: () => undefined, error: () => undefined, warn: (message: unknown, ...extra: unknown[]) => void warnings.push({ message: String(message), extra: extra[0] }) };
+    await ipam.createPool('e4', 'z', 'p', { ranges: ['10.75.0.0/24'], dns: { domain: 'e4.example.com' } }, ctx);
+    await ipam.allocate({ cloud: 'e4', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'a' }, address: '10.75.0.5', hostname: 'a' }, ctx);
+    const env = { IPAM_EXPORT_BUCKET: BUCKET, IPAM_EXPORT_CLOUDS: 'e1,e4', AWS_REGION: 'us-east-1' };
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED', AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED' });
+    try {
+      const plain = await createZoneExportHandler({ ipam: () => ipam, logger, env })();
+      expect(plain).toMatchObject({ clouds: 2, skippedClouds: ['e4'] });
+      expect(warnings).toContainEqual({ message: 'zone export skipped a cloud', extra: { cloud: 'e4', reason: expect.stringContaining('cloud e4 has no DNS settings') } });
+      expect((await readManifest(new S3Store(BUCKET, s3)))!.zones.some((z) => z.cloud === 'e1')).toBe(true);
+      warnings.length = 0;
+      const withEnv = await createZoneExportHandler({ ipam: () => ipam, logger, env: { ...env, IPAM_DNS_PRIMARY_NS: 'ns1.env.example.org', IPAM_DNS_HOSTMASTER: 'hostmaster@env.example.org' } })();
+      expect(withEnv).not.toHaveProperty('skippedClouds');
+      expect(warnings).toEqual([]);
+      expect(await getText('dns/e4/e4.example.com.zone')).toMatch(/\tSOA\tns1\.env\.example\.org\. hostmaster\.env\.example\.org\. \d+ [\s\S]*a\tIN\tA\t10\.75\.0\.5\n/);
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);

@@ -14,6 +14,7 @@ import { routes as apiRoutes } from '../lib/api/lambda.js';
 import { allowPatterns, zonePipeline } from '../lib/auth/roles.js';
 import { createIpamApp, envFromProcess } from '../lib/infra/app.js';
 import { resolveConfig } from '../lib/infra/config.js';
+import { dnsConfigFromEnv } from '../lib/integrations/dns/zones.js';
 import type { IpamStack } from '../lib/infra/ipam-stack.js';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lib/dynamo/table.js';
 
@@ -292,16 +293,18 @@ describe('API', () => {
     const lifecycle = new Set(
       [
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
+        'GET /v1/clouds/{cloud}/zones/{zone}/networks/{network}',
         'POST /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
         ...['GET', 'PATCH', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/addresses/{address}`),
         ...['GET', 'DELETE'].flatMap((m) => [`${m} /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/allocations`, `${m} /v1/clouds/{cloud}/zones/{zone}/vips/{vip}/allocations`]),
+        'GET /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/network-config',
         ...['PUT', 'GET', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/environments/{env}`),
       ],
     );
     const pipeline = arnsOf('ZonePipelineRole');
     const admin = arnsOf('NetAdminRole');
-    const topology = (r: { method: string; path: string }) => /\/pools\/\{pool\}$/.test(r.path) && r.method !== 'GET';
+    const topology = (r: { method: string; path: string }) => /\/(pools\/\{pool\}|networks\/\{network\})$/.test(r.path) && r.method !== 'GET';
     for (const r of apiRoutes) {
       const key = `${r.method} ${r.path}`;
       expect(covers(pipeline, r.method, concrete(r.path, 'prod-a')), key).toBe(lifecycle.has(key));
@@ -417,6 +420,42 @@ describe('Functions', () => {
     for (const [id, lg] of Object.entries(resourcesOf(t, 'AWS::Logs::LogGroup'))) {
       expect(lg.Properties!.RetentionInDays, id).toBeGreaterThan(0);
     }
+  });
+
+  it('carry the ipam:dns* context keys as IPAM_DNS_* variables to the api and zone-export functions (and to no other)', () => {
+    const dnsVars = (t: Template) =>
+      Object.fromEntries(
+        Object.values(resourcesOf(t, 'AWS::Lambda::Function')).map((f) => {
+          const vars = f.Properties!.Environment.Variables as Record<string, unknown>;
+          const role = 'IPAM_EXPORT_BUCKET' in vars ? 'export' : 'IPAM_SECURITY_LOG_GROUP' in vars ? 'security' : 'api';
+          return [role, Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith('IPAM_DNS_')))];
+        }),
+      );
+    expect(dnsVars(template())).toEqual({ api: {}, export: {}, security: {} });
+    const context = {
+      'ipam:dnsPrimaryNs': 'ns1.example.com',
+      'ipam:dnsPrimaryNsAddresses': ['192.0.2.53', '2001:db8::53'],
+      'ipam:dnsSecondaryNs': 'ns2.example.net,ns3.example.org',
+      'ipam:dnsHostmaster': 'hostmaster@example.com',
+      'ipam:dnsTtl': 120,
+      'ipam:dnsNegativeTtl': '60',
+    };
+    const expected = {
+      IPAM_DNS_PRIMARY_NS: 'ns1.example.com',
+      IPAM_DNS_PRIMARY_NS_ADDRESSES: '192.0.2.53,2001:db8::53',
+      IPAM_DNS_SECONDARY_NS: 'ns2.example.net,ns3.example.org',
+      IPAM_DNS_HOSTMASTER: 'hostmaster@example.com',
+      IPAM_DNS_TTL: '120',
+      IPAM_DNS_NEGATIVE_TTL: '60',
+    };
+    const t = template({ context });
+    expect(dnsVars(t)).toEqual({ api: expected, export: expected, security: {} });
+    // The same through CDK assertions, on each function found by its role.
+    for (const marker of [{ IPAM_EXPORT_BUCKET: Match.anyValue() }, { IPAM_TABLE: Match.anyValue(), IPAM_EXPORT_BUCKET: Match.absent(), IPAM_SECURITY_LOG_GROUP: Match.absent() }]) {
+      t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ...marker, ...expected }) } });
+    }
+    // What the functions read back is what was configured.
+    expect(dnsConfigFromEnv(expected)).toEqual({ primaryNs: 'ns1.example.com', primaryNsAddresses: ['192.0.2.53', '2001:db8::53'], secondaryNs: ['ns2.example.net', 'ns3.example.org'], hostmaster: 'hostmaster@example.com', ttl: 120, negativeTtl: 60 });
   });
 
   it('consume the stream with partial batch failures, bisection, bounded retries and an SQS on-failure destination', () => {
@@ -665,6 +704,12 @@ describe('App', () => {
     expect(() => resolveConfig({ replicaRegions: '["mars-1"]' })).toThrow(/ipam:replicaRegions/);
     expect(() => resolveConfig({ exportSchedule: 'every 5 minutes' })).toThrow(/ipam:exportSchedule/);
     expect(() => resolveConfig({ apiThrottleRateLimit: -1 })).toThrow(/ipam:apiThrottleRateLimit/);
+    expect(() => resolveConfig({ dnsPrimaryNs: 'ns1.example.com' })).toThrow(/ipam:dnsPrimaryNs and ipam:dnsHostmaster go together/);
+    expect(() => resolveConfig({ dnsPrimaryNs: 'ns1', dnsHostmaster: 'h@example.com' })).toThrow(/Invalid context ipam:dnsPrimaryNs: .*fully qualified/);
+    expect(() => resolveConfig({ dnsPrimaryNs: 'ns1.example.com', dnsHostmaster: 'nobody' })).toThrow(/Invalid context ipam:dnsHostmaster/);
+    expect(() => resolveConfig({ dnsPrimaryNs: 'ns1.example.com', dnsHostmaster: 'h@example.com', dnsPrimaryNsAddresses: '127.0.0.1' })).toThrow(/Invalid context ipam:dnsPrimaryNsAddresses: .*loopback/);
+    expect(() => resolveConfig({ dnsTtl: '-1' })).toThrow(/ipam:dnsTtl/);
+    expect(() => resolveConfig({ dnsExpire: 1.5 })).toThrow(/ipam:dnsExpire/);
     expect(resolveConfig({ replicaRegions: '["us-west-2"]', apiGatewayCloudWatchRole: 'false' })).toMatchObject({
       replicaRegions: ['us-west-2'],
       apiGatewayCloudWatchRole: false,

@@ -3,15 +3,21 @@
  * subnets, their validation, overlap and domain ownership across zones, pools inside them (their
  * reserved addresses never handed out), and every allocation answer carrying the network.
  */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../lib/client/client.js';
+import { readSecurityEventsFile } from '../lib/local/stream-reader.js';
+import { ADMIN, startService } from './service.js';
 import { IpamError } from '../lib/core/errors.js';
 import type { NetworkSpec } from '../lib/core/network.js';
 import { NetworkEntity } from '../lib/dynamo/entities/index.js';
 import { Environments } from '../lib/engine/environments.js';
 import { SecurityEventSchema, toSecurityEvents } from '../lib/events/security.js';
-import { ctx, freshIpam, reasonOf } from './support.js';
+import { ctx, ddbEndpoint, freshIpam, reasonOf } from './support.js';
 
 const LAN: NetworkSpec = {
   cidr: '10.20.0.0/24',
@@ -373,4 +379,74 @@ describe('network security events', () => {
     // Recognised by its keys alone, too.
     expect(toSecurityEvents(record('REMOVE', { pk: item.pk, sk: item.sk, cidr: '10.20.0.0/24', name: 'lan' }))).toMatchObject([{ eventType: 'network.deleted', network: 'lan' }]);
   });
+});
+
+describe('networks over signed HTTP (answers checked against the OpenAPI document)', () => {
+  it('PUT 201/200/409, GET, list, PATCH, DELETE 204; pools name them; allocations, lookups and environments carry them; the security log has them', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ipam-net-'));
+    const svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint(), IPAM_QUIET: '1' }, { dataDir });
+    try {
+      const c = svc.client();
+      const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e) => (e instanceof ApiError ? `${e.status} ${e.reason}` : Promise.reject(e)));
+      const put = await c.request<any>('PUT', '/v1/clouds/h/zones/dmz/networks/lan', { body: LAN });
+      expect(put.status).toBe(201);
+      expect(put.body).toMatchObject({ cloud: 'h', zone: 'dmz', ...NIC, dns: { domain: 'lan.example.com' }, createdBy: ADMIN.principal });
+      expect(put.body).not.toHaveProperty('uid');
+      expect((await c.request('PUT', '/v1/clouds/h/zones/dmz/networks/lan', { body: LAN })).status).toBe(200);
+      expect(await statusOf(c.createNetwork('h', 'dmz', 'lan', { ...LAN, vlan: 7 }))).toBe('409 NetworkExists');
+      expect(await statusOf(c.createNetwork('h', 'web', 'lan2', { cidr: '10.20.0.0/25' }))).toBe('409 NetworkOverlap');
+      expect(await statusOf(c.createNetwork('h', 'web', 'lan2', { cidr: '10.21.0.0/24', dns: { domain: 'x.lan.example.com' } }))).toBe('409 DomainTaken');
+      for (const body of [{ cidr: '10.22.0.1/24' }, { cidr: '10.22.0.0/24', mtu: '1500' }, { cidr: '10.22.0.0/24', vlan: 5000 }, { cidr: '10.22.0.0/24', routes: [{ to: '0.0.0.0/0' }] }, { cidr: '10.22.0.0/24', extra: 1 }, { gateway: '10.22.0.1' }]) {
+        expect(await statusOf(c.request('PUT', '/v1/clouds/h/zones/web/networks/bad', { body })), JSON.stringify(body)).toMatch(/^400 /);
+      }
+      expect(await statusOf(c.updateNetwork('h', 'dmz', 'lan', {}))).toMatch(/^400 /);
+      expect(await c.getNetwork('h', 'dmz', 'lan')).toEqual(put.body);
+      await c.createNetwork('h', 'web', 'v6', { cidr: '2001:db8:7::/64', gateway: 'fe80::1', mtu: 9000 });
+      expect((await c.listNetworks('h')).map((n) => n.name)).toEqual(['lan', 'v6']);
+      expect((await c.listNetworks('h', 'web')).map((n) => n.cidr)).toEqual(['2001:db8:7::/64']);
+
+      // A pool inside the network; its allocations carry the network in every answer.
+      const pool = await c.createPool('h', 'dmz', 'web', { ranges: ['10.20.0.0/28'], network: 'lan' });
+      expect(pool).toMatchObject({ created: true, pool: { network: 'lan', size: '14', reserved: ['10.20.0.0', '10.20.0.1', '10.20.0.255'] } });
+      const a = await c.allocate('h', 'dmz', 'web', { vm: 'vm-1', name: 'eth0' });
+      expect(a.allocation.network).toEqual(NIC);
+      expect((await c.allocate('h', 'dmz', 'web', { vm: 'vm-1', name: 'eth0' })).allocation.network).toEqual(NIC);
+      expect((await c.lookup('h', a.allocation.address)).network).toEqual(NIC);
+      expect((await c.lookup('h', a.allocation.address, 'dmz')).network).toEqual(NIC);
+      expect((await c.byHolder('h', 'vm', 'vm-1', 'dmz'))[0]!.network).toEqual(NIC);
+      expect((await c.listAllocations('h', 'dmz', 'web')).items[0]!.network).toEqual(NIC);
+      expect((await c.updateAllocation('h', a.allocation.address, { hostname: 'web-1' })).network).toEqual(NIC);
+      const env = await c.request<any>('PUT', '/v1/clouds/h/zones/dmz/environments/stack', { body: { slots: { web: { pool: 'web', vm: 'e-1' } } } });
+      expect(env.body.slots.web.network).toEqual(NIC);
+      expect(await statusOf(c.allocate('h', 'dmz', 'web', { vm: 'gw', address: '10.20.0.1' }))).toBe('400 InvalidInput');
+      expect(await statusOf(c.deleteNetwork('h', 'dmz', 'lan'))).toBe('409 NetworkInUse');
+      expect(await statusOf(c.updateNetwork('h', 'dmz', 'lan', { gateway: '10.20.0.2' }))).toBe('409 NetworkInUse');
+      const patched = await c.updateNetwork('h', 'dmz', 'lan', { dnsServers: ['10.20.0.54'], mtu: null });
+      expect(patched).toMatchObject({ dnsServers: ['10.20.0.54'] });
+      expect(patched).not.toHaveProperty('mtu');
+
+      // Out of the network and the network deleted: answers are plain again.
+      await c.request('DELETE', '/v1/clouds/h/zones/dmz/environments/stack');
+      await c.releaseHolder('h', 'vm', 'vm-1');
+      expect(await c.updatePool('h', 'dmz', 'web', { network: null })).toMatchObject({ size: '16' });
+      expect((await c.request('DELETE', '/v1/clouds/h/zones/dmz/networks/lan')).status).toBe(204);
+      expect(await statusOf(c.getNetwork('h', 'dmz', 'lan'))).toBe('404 NetworkNotFound');
+      expect((await c.allocate('h', 'dmz', 'web', { vm: 'vm-2' })).allocation).not.toHaveProperty('network');
+
+      // The security log: created, changed, deleted, by the caller.
+      const file = path.join(dataDir, 'security-events.jsonl');
+      const deadline = Date.now() + 20_000;
+      let events: any[] = [];
+      while (Date.now() < deadline) {
+        events = ((await readSecurityEventsFile(file).catch(() => [])) as any[]).filter((e) => e.eventType.startsWith('network.'));
+        if (events.some((e) => e.eventType === 'network.deleted')) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(events.map((e) => `${e.eventType} ${e.zone}/${e.network}`)).toEqual(['network.created dmz/lan', 'network.created web/v6', 'network.changed dmz/lan', 'network.deleted dmz/lan']);
+      expect(events.every((e) => e.principal === ADMIN.principal)).toBe(true);
+      expect(events[2].changes).toEqual({ dnsServers: { old: ['10.20.0.53', '10.0.0.53'], new: ['10.20.0.54'], added: ['10.20.0.54'], removed: ['10.20.0.53', '10.0.0.53'] }, mtu: { old: 1500, new: null } });
+    } finally {
+      await svc.stop();
+    }
+  }, 120_000);
 });

@@ -87,8 +87,11 @@ describe('the response check the HTTP tests run (test/contract.ts)', () => {
   const POOL = '/v1/clouds/c1/zones/dmz/pools/web';
   const pool = { cloud: 'c1', zone: 'dmz', name: 'web', family: 4, ranges: ['10.0.0.0/24'], exclude: [], size: '254', allocated: '0', free: '254', tags: {}, metadata: {}, createdAt: 't', createdBy: 'p', updatedAt: 't', updatedBy: 'p' };
   const problem = JSON.stringify({ type: 'urn:ipam:problem:x', title: 'Conflict', status: 409, detail: 'd', reason: 'X' });
+  const network = { name: 'lan', cidr: '10.0.0.0/24', prefixLength: 24, gateway: '10.0.0.1', dnsServers: ['10.0.0.53'], searchDomains: [], ntpServers: [], routes: [] };
+  const allocation = { cloud: 'c1', zone: 'dmz', pool: 'web', address: '10.0.0.7', cidr: '10.0.0.7/32', prefixLength: 32, family: 4, vm: 'v', name: 'default', tags: {}, metadata: {}, allocatedAt: 't', allocatedBy: 'p', version: 1, network };
   it('accepts what the document declares', async () => {
     await checkResponse('GET', `http://h${POOL}`, 200, 'application/json', JSON.stringify(pool));
+    await checkResponse('GET', 'http://h/v1/clouds/c1/addresses/10.0.0.7', 200, 'application/json', JSON.stringify(allocation));
     await checkResponse('PUT', `http://h${POOL}`, 409, 'application/problem+json', problem);
     await checkResponse('DELETE', `http://h${POOL}`, 204, null, '');
     await checkResponse('GET', 'http://h/v1/clouds/c1/pools?zone=x', 403, 'application/json', '{"message":"Forbidden"}');
@@ -100,6 +103,7 @@ describe('the response check the HTTP tests run (test/contract.ts)', () => {
     await expect(checkResponse('GET', `http://h${POOL}`, 201, 'application/json', JSON.stringify(pool))).rejects.toThrow(/status 201 is not declared for getPool/);
     await expect(checkResponse('GET', `http://h${POOL}`, 200, 'text/plain', 'x')).rejects.toThrow(/media type text\/plain is not declared for getPool/);
     await expect(checkResponse('GET', `http://h${POOL}`, 200, 'application/json', JSON.stringify({ ...pool, size: 254 }))).rejects.toThrow(/does not match.*size/);
+    await expect(checkResponse('GET', 'http://h/v1/clouds/c1/addresses/10.0.0.7', 200, 'application/json', JSON.stringify({ ...allocation, network: { ...allocation.network, gateway: 1 } }))).rejects.toThrow(/does not match.*gateway/);
     await expect(checkResponse('PUT', `http://h${POOL}`, 409, 'application/problem+json', '{"message":"x"}')).rejects.toThrow(/does not match/);
     await expect(checkResponse('DELETE', `http://h${POOL}`, 204, null, 'x')).rejects.toThrow(/declares no content/);
     await expect(checkResponse('GET', 'http://h/v1/nowhere', 200, 'application/json', '{}')).rejects.toThrow(/matches no operation/);
@@ -120,6 +124,7 @@ async function call<O extends Op, S extends number>(method: string, template: st
 const createPool = (p: PathParams<'createPool'>, b: Body<'createPool'>) => call<'createPool', 201>('PUT', '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}', p, b, 201);
 const allocateAddress = (p: PathParams<'allocateAddress'>, b: Body<'allocateAddress'>) => call<'allocateAddress', 201>('POST', '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations', p, b, 201);
 const getZoneAddress = (p: PathParams<'getZoneAddress'>) => call<'getZoneAddress', 200>('GET', '/v1/clouds/{cloud}/zones/{zone}/addresses/{address}', p, undefined, 200);
+const createNetwork = (p: PathParams<'createNetwork'>, b: Body<'createNetwork'>) => call<'createNetwork', 201>('PUT', '/v1/clouds/{cloud}/zones/{zone}/networks/{network}', p, b, 201);
 type Problem = components['schemas']['Problem'];
 type Heat = operations['getEnvironment']['responses'][200]['content']['application/yaml'];
 type Dnsmasq = operations['getDhcpReservations']['responses'][200]['content']['text/plain'];
@@ -128,25 +133,31 @@ const _paths: keyof paths = '/v1/clouds/{cloud}/zones/{zone}/pools/{pool}';
 export {};
 `;
   const GOOD = `${HEADER}
-const pool = await createPool({ cloud: 'prod', zone: 'dmz', pool: 'web' }, { ranges: ['10.0.0.0/24'], quarantineSeconds: 60, dns: { domain: 'prod.example.com' } });
+const net = await createNetwork({ cloud: 'prod', zone: 'dmz', network: 'lan' }, { cidr: '10.0.0.0/16', gateway: '10.0.0.1', dnsServers: ['10.0.0.53'], routes: [{ to: '192.168.0.0/16', via: '10.0.0.254' }], mtu: 1500, dns: { domain: 'prod.example.com' } });
+const prefix: number = net.prefixLength;
+const pool = await createPool({ cloud: 'prod', zone: 'dmz', pool: 'web' }, { ranges: ['10.0.0.0/24'], quarantineSeconds: 60, network: 'lan' });
 const free: string = pool.free;
 const family: 4 | 6 = pool.family;
 const a = await allocateAddress({ cloud: 'prod', zone: 'dmz', pool: 'web' }, { vm: 'vm-1', name: 'eth0', mac: '52:54:00:12:34:56' });
 const address: string = a.address;
 const version: number = a.version;
+const gateway: string | undefined = a.network?.gateway;
+const dns: string[] | undefined = a.network?.dnsServers;
 const again = await getZoneAddress({ cloud: 'prod', zone: 'dmz', address });
 const reason: string | undefined = ({} as Problem).reason;
 const heat: Heat = 'parameter_defaults: {}';
 const lines: Dnsmasq = 'dhcp-host=52:54:00:12:34:56,10.0.0.1';
 const message: string = ({} as Forbidden).message;
-console.log(free, family, version, again.cidr, reason, heat, lines, message);
+console.log(free, family, version, again.cidr, reason, heat, lines, message, prefix, gateway, dns);
 `;
   const BAD = `${HEADER}
 const pool = await createPool({ cloud: 'prod', zone: 'dmz', pool: 'web' }, { ranges: '10.0.0.0/24' });
 const a = await allocateAddress({ cloud: 'prod', zone: 'dmz' }, { vm: 'vm-1' });
 await allocateAddress({ cloud: 'prod', zone: 'dmz', pool: 'web' }, { vm: 'vm-1', nic: 'eth0' });
 const n: number = pool.free;
-console.log(a.ipAddress, n);
+const g: string = a.network.gateway;
+await createNetwork({ cloud: 'prod', zone: 'dmz', network: 'lan' }, { cidr: '10.0.0.0/16', mtu: '1500' });
+console.log(a.ipAddress, n, g);
 `;
 
   async function typecheck(program: string) {
@@ -174,5 +185,7 @@ console.log(a.ipAddress, n);
     expect(out).toMatch(/'nic' does not exist/);
     expect(out).toMatch(/Type 'string' is not assignable to type 'number'/); // pool.free is a decimal string
     expect(out).toMatch(/Property 'ipAddress' does not exist/);
+    expect(out).toMatch(/'a\.network' is possibly 'undefined'/); // only allocations of pools in networks carry one
+    expect(out).toMatch(/Type 'string' is not assignable to type 'number'/); // mtu
   }, 120_000);
 });

@@ -307,6 +307,54 @@ describe('pool events', () => {
   });
 });
 
+// ---------------------------------------------------------------- a cloud's DNS settings
+
+describe('DNS settings events', () => {
+  const settings = (over: Item = {}): Item => ({
+    pk: 'CLOUD#prod',
+    sk: '#DNS',
+    type: 'dnssettings',
+    cloud: 'prod',
+    primaryNs: 'ns1.example.com',
+    primaryNsAddresses: ['192.0.2.53'],
+    secondaryNs: [{ name: 'ns2.example.net', addresses: [] }],
+    hostmaster: 'hostmaster@example.com',
+    updatedAt: T_ALLOC,
+    updatedBy: ALICE,
+    requestId: 'req-dns-1',
+    ...over,
+  });
+
+  it('set and changed through the API: dns.settings.changed with who, the settings and what changed', () => {
+    expect(one(record('INSERT', { new: settings() }))).toEqual({
+      eventType: 'dns.settings.changed',
+      schemaVersion: 1,
+      eventId: expect.any(String),
+      sequenceNumber: expect.any(String),
+      time: T_ALLOC,
+      recordedAt: '2025-03-01T12:00:05.000Z',
+      principal: ALICE,
+      requestId: 'req-dns-1',
+      cloud: 'prod',
+      primaryNs: 'ns1.example.com',
+      primaryNsAddresses: ['192.0.2.53'],
+      secondaryNs: ['ns2.example.net'],
+      hostmaster: 'hostmaster@example.com',
+      changes: expect.objectContaining({ primaryNs: { old: null, new: 'ns1.example.com' } }),
+    });
+    const e = one(record('MODIFY', { old: settings(), new: settings({ primaryNs: 'ns9.evil.example', updatedAt: T_UPDATE, updatedBy: BOB, requestId: 'req-dns-2' }) }));
+    expect(e).toMatchObject({ eventType: 'dns.settings.changed', principal: BOB, time: T_UPDATE, requestId: 'req-dns-2', primaryNs: 'ns9.evil.example', changes: { primaryNs: { old: 'ns1.example.com', new: 'ns9.evil.example' } } });
+    expect(e).not.toHaveProperty('zone');
+  });
+
+  it('changed or deleted in the table directly: reported with the unknown principal and a detail', () => {
+    expect(one(record('MODIFY', { old: settings(), new: settings({ hostmaster: 'x@evil.example' }) }))).toMatchObject({ principal: 'unknown', detail: expect.stringMatching(/not through the IPAM API/), changes: { hostmaster: { old: 'hostmaster@example.com', new: 'x@evil.example' } } });
+    const gone = one(record('REMOVE', { old: settings() }));
+    expect(gone).toMatchObject({ eventType: 'dns.settings.changed', cloud: 'prod', primaryNsAddresses: [], secondaryNs: [], detail: expect.stringMatching(/deleted from the table directly/) });
+    expect(gone).not.toHaveProperty('primaryNs');
+  });
+});
+
 // ---------------------------------------------------------------- everything else
 
 describe('records without security meaning or without images', () => {

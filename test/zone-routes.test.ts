@@ -24,7 +24,7 @@ let svc: RunningService;
 let admin: IpamClient;
 /** What zone b holds: the matrix must neither reveal nor change any of it. */
 const B = { vmAddress: '', vipAddress: '', block: '', cloudEnvAddress: '', zoneEnvAddress: '' };
-const SECRETS = ['secret-b.example.com', 'b-tag-secret', '52:54:00:66:66:66', '"zone":"b"'];
+const SECRETS = ['secret-b.example.com', 'b-tag-secret', '52:54:00:66:66:66', '"zone":"b"', '10.66.9.53', 'ntp-secret-b.example.com'];
 
 const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e) => (e instanceof ApiError ? e.status : Promise.reject(e)));
 const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: ApiError) => e);
@@ -41,7 +41,9 @@ beforeAll(async () => {
   svc = await startService({ IPAM_DYNAMODB_ENDPOINT: ddbEndpoint(), IPAM_CALLERS_FILE: callersFile }, { dataDir: dir });
   admin = svc.client();
   await admin.createPool(C, 'a', 'pa', { ranges: ['10.65.0.0/24'] });
-  await admin.createPool(C, 'b', 'pb', { ranges: ['10.66.0.0/24'], dns: { domain: 'b.example.com' } });
+  // Zone b's network: its pool lives in it, so zone b's allocations carry it (gateway, DNS, NTP, domain).
+  await admin.createNetwork(C, 'b', 'bnet', { cidr: '10.66.0.0/16', gateway: '10.66.0.1', dnsServers: ['10.66.9.53'], ntpServers: ['ntp-secret-b.example.com'], dns: { domain: 'b.example.com' } });
+  await admin.createPool(C, 'b', 'pb', { ranges: ['10.66.0.0/24'], network: 'bnet' });
   B.vmAddress = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', hostname: 'secret-b.example.com', mac: '52:54:00:66:66:66', tags: { t: 'b-tag-secret' } })).allocation.address;
   B.vipAddress = (await admin.allocate(C, 'b', 'pb', { vip: 'shared-vip' })).allocation.address;
   B.block = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', name: 'blk', prefixLength: 30 })).allocation.cidr;
@@ -64,10 +66,12 @@ async function snapshot() {
   for await (const a of admin.allAllocations(C, 'b', 'pb')) all.push(a);
   return JSON.stringify({
     pools: await admin.listPools(C),
+    networks: await admin.listNetworks(C),
     b: all,
     cloudEnv: (await admin.request('GET', `/v1/clouds/${C}/environments/shared`)).body,
     zoneEnv: (await admin.request('GET', `/v1/clouds/${C}/zones/b/environments/shared`)).body,
     limits: (await admin.request('GET', `/v1/clouds/${C}/limits`)).body,
+    dns: (await send(ADMIN, 'GET', `/v1/clouds/${C}/dns`)).body,
   });
 }
 
@@ -75,17 +79,20 @@ async function snapshot() {
 function bodiesFor(method: string, template: string): unknown[] {
   if (!['PUT', 'POST', 'PATCH'].includes(method)) return [undefined];
   if (method === 'PUT' && template.endsWith('/pools/{pool}')) return [{ ranges: ['10.66.1.0/24'] }];
-  if (method === 'PATCH' && template.endsWith('/pools/{pool}')) return [{ addRanges: ['10.66.2.0/24'], tags: { pwn: '1' } }];
+  if (method === 'PATCH' && template.endsWith('/pools/{pool}')) return [{ addRanges: ['10.66.2.0/24'], tags: { pwn: '1' } }, { network: 'bnet' }];
+  if (method === 'PUT' && template.endsWith('/networks/{network}')) return [{ cidr: '10.66.0.0/16', dns: { domain: 'b.example.com' } }, { cidr: '10.67.0.0/24', dns: { domain: 'x.b.example.com' } }];
+  if (method === 'PATCH' && template.endsWith('/networks/{network}')) return [{ dnsServers: ['6.6.6.6'], gateway: '10.66.0.254', dns: { domain: 'pwned.example.com' } }];
   if (method === 'POST' && template.endsWith('/pools/{pool}/allocations')) return [{ vm: 'attacker' }, { vm: 'attacker', address: '10.66.0.200' }];
   if (method === 'PATCH' && template.endsWith('/addresses/{address}')) return [{ hostname: 'pwned.example.com', tags: { pwn: '1' } }];
   if (method === 'PUT' && template.endsWith('/environments/{env}')) return [{ slots: { web: { zone: 'b', pool: 'pb', vm: 'attacker' } } }, { slots: { web: { pool: 'pb', vm: 'attacker' } } }];
   if (method === 'PUT' && template.endsWith('/limits')) return [{ zones: { a: { maxAddresses: '999999999' }, b: { maxAddresses: 0 } } }];
+  if (method === 'PUT' && template.endsWith('/dns')) return [{ primaryNs: 'ns1.a.example.com', primaryNsAddresses: ['10.65.0.53'], hostmaster: 'pwned@a.example.com' }];
   throw new Error(`zone matrix: no hostile body for ${method} ${template}; add one`);
 }
 
 /** The route's path with zone b's objects; `{zone}` as given. A new kind of path parameter must be added here. */
 function fill(template: string, zone: string, address: string): string {
-  const values: Record<string, string> = { cloud: C, zone, pool: 'pb', address, vm: 'shared-vm', vip: 'shared-vip', env: 'shared', zoneName: 'b.example.com' };
+  const values: Record<string, string> = { cloud: C, zone, pool: 'pb', network: 'bnet', address, vm: 'shared-vm', vip: 'shared-vip', env: 'shared', zoneName: 'b.example.com' };
   return template.replace(/\{(\w+)\}/g, (_, k: string) => {
     if (!(k in values)) throw new Error(`zone matrix: no value for path parameter {${k}} of ${template}; add one`);
     return encodeURIComponent(values[k]!);
@@ -145,6 +152,15 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     expect(await statusOf(a.updatePool(C, 'a', 'pa', { addRanges: ['10.65.1.0/24'] }))).toBe(403);
     expect(await statusOf(a.deletePool(C, 'a', 'pa'))).toBe(403);
     expect((await a.getPool(C, 'a', 'pa')).name).toBe('pa');
+    // Its zone's networks: readable (what its allocations carry), not changeable; the cloud's list is not its.
+    await admin.createNetwork(C, 'a', 'anet', { cidr: '10.65.0.0/24', gateway: '10.65.0.1' });
+    expect(await a.getNetwork(C, 'a', 'anet')).toMatchObject({ zone: 'a', cidr: '10.65.0.0/24' });
+    expect(await statusOf(a.createNetwork(C, 'a', 'mine', { cidr: '10.65.8.0/24' }))).toBe(403);
+    expect(await statusOf(a.updateNetwork(C, 'a', 'anet', { gateway: '10.65.0.254' }))).toBe(403);
+    expect(await statusOf(a.deleteNetwork(C, 'a', 'anet'))).toBe(403);
+    expect(await statusOf(a.listNetworks(C, 'a'))).toBe(403);
+    expect(await statusOf(a.updatePool(C, 'a', 'pa', { network: 'anet' }))).toBe(403);
+    await admin.deleteNetwork(C, 'a', 'anet');
     const got = await a.allocate(C, 'a', 'pa', { vm: 'app-1', hostname: 'app-1.example.com' });
     expect(got.created).toBe(true);
     const addr = got.allocation.address;
@@ -213,6 +229,16 @@ describe('issue 12 regressions', () => {
     expect(cross).toMatchObject({ status: 409, problem: { reason: 'Overlap' } });
     expect(cross!.problem.detail).toContain('another zone');
     expect(JSON.stringify(cross!.problem)).not.toMatch(/pb|10\.66\.0\.0\/24|"zone":"b"/);
+    // Networks: zone b's subnet and domain cannot be taken, and are not named.
+    for (const [spec, reason] of [[{ cidr: '10.66.128.0/24' }, 'NetworkOverlap'], [{ cidr: '10.64.0.0/24', dns: { domain: 'db.b.example.com' } }, 'DomainTaken'], [{ cidr: '10.64.0.0/24', dns: { domain: 'example.com' } }, 'DomainTaken']] as const) {
+      const e = await errorOf(netA.createNetwork(C, 'a', 'sneak', spec));
+      expect(e, JSON.stringify(spec)).toMatchObject({ status: 409, problem: { reason } });
+      expect(e!.problem.detail).toContain('another zone');
+      expect(JSON.stringify(e!.problem)).not.toMatch(/bnet|10\.66\.0\.0|"zone":"b"/);
+    }
+    expect(await errorOf(netA.createPool(C, 'a', 'ov', { ranges: ['10.66.200.0/24'] }))).toMatchObject({ status: 409, problem: { reason: 'NetworkOverlap' } });
+    expect(await errorOf(netA.createPool(C, 'a', 'ov', { ranges: ['10.64.0.0/24'], network: 'bnet' }))).toMatchObject({ status: 400 });
+    expect(await statusOf(netA.getNetwork(C, 'b', 'bnet'))).toBe(403);
     const same = await errorOf(netA.createPool(C, 'a', 'ov', { ranges: ['10.65.0.0/25'] }));
     expect(same).toMatchObject({ status: 409, problem: { reason: 'Overlap', details: { zone: 'a', pool: 'pa' } } });
     expect(same!.problem.detail).toContain('a/pa');

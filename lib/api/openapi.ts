@@ -47,6 +47,7 @@ function sharedResponse(code: number) {
 
 export const TAGS = [
   { name: 'Pools', description: 'Address pools of a cloud and security zone: ranges, excludes, defaults, utilisation' },
+  { name: 'Networks', description: "A zone's on-link subnets (gateway, DNS, NTP, MTU, VLAN, routes, DNS domain): every allocation of a pool in one carries it" },
   { name: 'Allocations', description: 'Allocating addresses from a pool and listing them' },
   { name: 'Addresses', description: 'One allocation found by its address (under the cloud, or only within a zone)' },
   { name: 'Holders', description: 'Everything a VM or VIP holds, and releasing it at once' },

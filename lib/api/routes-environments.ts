@@ -41,7 +41,7 @@ const EnvironmentOut = z
     environment: z.string(),
     cloud: z.string(),
     zone: z.string().optional(),
-    slots: z.record(z.string(), z.object({ zone: z.string(), pool: z.string(), count: z.number().int().optional(), addresses: z.array(z.string()) })),
+    slots: z.record(z.string(), z.object({ zone: z.string(), pool: z.string(), count: z.number().int().optional(), addresses: z.array(z.string()), network: S.NicNetwork.optional() })),
   })
   .openapi('Environment');
 

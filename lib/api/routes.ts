@@ -30,7 +30,7 @@ export interface Route {
   path: string;
   /** Stable, unique, camelCase: the method name of generated clients. */
   operationId: string;
-  /** The OpenAPI tag grouping the operation (Pools, Allocations, Addresses, Holders, Limits, Environments, DNS, DHCP). */
+  /** The OpenAPI tag grouping the operation (Pools, Networks, Allocations, Addresses, Holders, Limits, Environments, DNS, DHCP). */
   tag: string;
   summary: string;
   description?: string;

@@ -3,6 +3,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import * as z from 'zod';
+import { NETWORK_LIMITS } from '../core/network.js';
 import { ALLOCATION_NAME_RE, DOMAIN_RE, HOLDER_ID_RE, HOSTNAME_RE, LIMITS, MAC_RE, NAME_RE } from '../core/validate.js';
 
 extendZodWithOpenApi({ ZodType: z.ZodType } as unknown as typeof z); // only ZodType is used; not `z` itself: a namespace passed as a value keeps all of zod (its 260 KB of locales) in the Lambda bundles
@@ -18,6 +19,9 @@ export const Tags = z.record(z.string().min(1).max(LIMITS.tagKey), z.string().ma
 export const Metadata = z.record(z.string(), z.unknown()).openapi({ description: `free-form JSON object, at most ${LIMITS.metadataBytes} bytes and ${LIMITS.metadataDepth} levels deep` });
 const Prefix = z.number().int().min(0).max(128);
 
+/** A network of the pool's own zone (the pool's ranges lie in its CIDR; its reserved addresses are never allocated). */
+const PoolNetwork = Name.openapi({ description: "a network of the pool's zone: the ranges must lie in its CIDR; its network address, IPv4 broadcast and gateway are never allocated; the pool's hosts take its DNS domain" });
+
 export const PoolBody = z
   .object({
     ranges: z.array(RangeText).min(1).max(LIMITS.rangesPerPool),
@@ -25,6 +29,7 @@ export const PoolBody = z
     prefixLength: Prefix.optional().openapi({ description: 'default prefix length of allocations (kubipam chunkSize)' }),
     quarantineSeconds: z.number().int().min(0).max(LIMITS.quarantineSeconds).optional(),
     dns: DnsSettings.optional(),
+    network: PoolNetwork.optional(),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
   })
@@ -39,13 +44,17 @@ export const PoolPatchBody = z
     removeExclude: z.array(RangeText).max(LIMITS.excludesPerPool).optional(),
     prefixLength: Prefix.nullable().optional().openapi({ description: 'the default prefix length of future allocations (null: single addresses); existing allocations keep theirs' }),
     quarantineSeconds: z.number().int().min(0).max(LIMITS.quarantineSeconds).nullable().optional().openapi({ description: 'for releases from now on (0 or null: none); addresses already in quarantine keep their time' }),
-    dns: DnsSettings.nullable().optional().openapi({ description: 'the domain of the pool in DNS exports from now on (null: none)' }),
+    dns: DnsSettings.nullable().optional().openapi({ description: 'the domain of the pool in DNS exports from now on (null: none); not for a pool in a network' }),
+    network: Name.nullable().optional().openapi({ description: "move the pool into this network of its zone (its reserved addresses must be free: 409 RangeInUse otherwise), or out of its network (null)" }),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
   })
   .strict()
-  .refine((b) => Object.keys(b).length > 0, 'nothing to change: give addRanges, removeRanges, addExclude, removeExclude, prefixLength, quarantineSeconds, dns, tags or metadata')
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change: give addRanges, removeRanges, addExclude, removeExclude, prefixLength, quarantineSeconds, dns, network, tags or metadata')
   .openapi('PoolPatch');
+
+/** What pools and networks answer besides their definition: tags, metadata, who made and changed them, when. */
+const Stamped = { tags: z.record(z.string(), z.string()), metadata: Metadata, createdAt: z.string(), createdBy: z.string(), updatedAt: z.string(), updatedBy: z.string() };
 
 export const Pool = z
   .object({
@@ -58,15 +67,12 @@ export const Pool = z
     prefixLength: z.number().int().optional(),
     quarantineSeconds: z.number().int().optional(),
     dns: z.object({ domain: z.string() }).optional(),
+    network: z.string().optional(),
+    reserved: z.array(z.string()).optional().openapi({ description: "with network: the network's addresses the pool never hands out (network address, IPv4 broadcast, gateway)" }),
     size: z.string().openapi({ description: 'allocatable addresses, decimal string (IPv6 counts exceed 2^53)' }),
     allocated: z.string(),
     free: z.string(),
-    tags: z.record(z.string(), z.string()),
-    metadata: Metadata,
-    createdAt: z.string(),
-    createdBy: z.string(),
-    updatedAt: z.string(),
-    updatedBy: z.string(),
+    ...Stamped,
   })
   .openapi('Pool');
 
@@ -97,6 +103,62 @@ export const AllocationPatchBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to change: give mac, hostname, tags or metadata')
   .openapi('AllocationPatch');
 
+// ---------------------------------------------------------------- networks
+
+const Route = z.object({ to: z.string().min(1).max(64).openapi({ example: '192.168.0.0/16' }), via: z.string().min(1).max(64).openapi({ example: '10.20.0.254' }) });
+const NETWORK_FIELDS = {
+  gateway: z.string().min(1).max(64).openapi({ description: 'in the CIDR; for IPv6 it may be link-local (fe80::/10)', example: '10.20.0.1' }),
+  dnsServers: z.array(z.string().min(1).max(64)).max(NETWORK_LIMITS.dnsServers).openapi({ example: ['10.20.0.53'] }),
+  searchDomains: z.array(z.string().min(1).max(253)).max(NETWORK_LIMITS.searchDomains).openapi({ example: ['prod.example.com'] }),
+  ntpServers: z.array(z.string().min(1).max(253)).max(NETWORK_LIMITS.ntpServers).openapi({ description: 'addresses or host names' }),
+  mtu: z.number().int().min(68).max(9216).openapi({ description: '68-9216; IPv6 at least 1280' }),
+  vlan: z.number().int().min(1).max(4094),
+  routes: z.array(Route.strict()).max(NETWORK_LIMITS.routes).openapi({ description: 'static routes: `via` in the CIDR (IPv6: or link-local)' }),
+  dns: DnsSettings.openapi({ description: "the forward domain of the network's hosts: one network (or pool) of the cloud owns it; no other zone may own it, a parent or a subdomain of it" }),
+  tags: Tags,
+  metadata: Metadata,
+};
+const NetworkCidr = z.string().min(1).max(64).openapi({ description: 'the on-link subnet, canonical (no host bits set)', example: '10.20.0.0/24' });
+
+export const NetworkBody = z.object(NETWORK_FIELDS).partial().extend({ cidr: NetworkCidr }).strict().openapi('NetworkDefinition');
+
+type NullableOptional<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.ZodOptional<z.ZodNullable<T[K]>> };
+const nullableOptional = <T extends Record<string, z.ZodType>>(shape: T) => Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.nullable().optional()])) as NullableOptional<T>;
+
+export const NetworkPatchBody = z
+  .object({ cidr: NetworkCidr.optional().openapi({ description: 'only while no pool uses the network' }), ...nullableOptional(NETWORK_FIELDS) })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, `nothing to change: give cidr, ${Object.keys(NETWORK_FIELDS).join(', ')}`)
+  .openapi('NetworkPatch');
+
+/** What every allocation of a pool in a network carries: the NIC configuration. */
+export const NicNetwork = z
+  .object({
+    name: z.string(),
+    cidr: z.string(),
+    prefixLength: z.number().int(),
+    gateway: z.string().optional(),
+    dnsServers: z.array(z.string()),
+    searchDomains: z.array(z.string()),
+    ntpServers: z.array(z.string()),
+    mtu: z.number().int().optional(),
+    vlan: z.number().int().optional(),
+    routes: z.array(Route),
+  })
+  .openapi('NicNetwork');
+
+/** A network as the API answers it: the NIC configuration, plus where it is, its DNS domain, tags and stamps. */
+export const Network = NicNetwork.extend({
+  cloud: Name,
+  zone: Name,
+  name: Name,
+  family: z.union([z.literal(4), z.literal(6)]),
+  dns: z.object({ domain: z.string() }).optional(),
+  ...Stamped,
+}).openapi('Network');
+
+export const NetworkListQuery = z.object({ zone: Name.optional() }).strict();
+
 export const Allocation = z
   .object({
     address: z.string(),
@@ -118,6 +180,7 @@ export const Allocation = z
     updatedAt: z.string().optional(),
     updatedBy: z.string().optional(),
     version: z.number().int(),
+    network: NicNetwork.optional().openapi({ description: "the network of the allocation's pool, when it is in one: everything a NIC needs (prefix length, gateway, DNS, NTP, MTU, VLAN, routes)" }),
   })
   .openapi('Allocation');
 

@@ -4,10 +4,11 @@
  * (`allowPatterns` → `allow` entries, matched by lib/auth/sigv4.ts `isAllowed`). Both use the same
  * wildcard semantics: `*` matches any run of characters, `/` included.
  *
- * - zone pipeline: the allocation lifecycle of one zone, nothing of its topology (no pool create,
- *   change or delete) and nothing outside the zone's path.
- * - network admin: pools (create, change, delete, read) and the cloud's zone limits; no allocations.
- *   With a zone, only that zone's pools (no limits, no cloud-wide listing).
+ * - zone pipeline: the allocation lifecycle of one zone, and reading its pools and networks; nothing of
+ *   its topology (no pool or network create, change or delete) and nothing outside the zone's path.
+ * - network admin: pools and networks (create, change, delete, read), the cloud's zone limits and DNS
+ *   settings (and reading its DNS zones); no allocations. With a zone, only that zone's pools and networks
+ *   (no limits, no DNS settings, no cloud-wide listing).
  */
 export type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -34,6 +35,7 @@ export function zonePipeline(cloud: string, zone: string): RouteGrant[] {
   const z = `clouds/${segment('cloud', cloud)}/zones/${segment('zone', zone)}`;
   return [
     ...each(['GET'], `${z}/pools/*`), // a pool's utilisation and its allocations (GET .../pools/{pool}/allocations)
+    ...each(['GET'], `${z}/networks/*`), // its networks: what its allocations carry
     ...each(['POST'], `${z}/pools/*/allocations`),
     ...each(['GET', 'PATCH', 'DELETE'], `${z}/addresses/*`),
     ...each(['GET', 'DELETE'], `${z}/vms/*/allocations`),
@@ -43,13 +45,16 @@ export function zonePipeline(cloud: string, zone: string): RouteGrant[] {
   ];
 }
 
-/** Pools of the cloud (or of one zone) and, cloud-wide only, the per-zone limits. */
+/** Pools and networks of the cloud (or of one zone) and, cloud-wide only, their lists, the per-zone limits and the DNS settings. */
 export function networkAdmin(cloud: string, zone?: string): RouteGrant[] {
   const c = `clouds/${segment('cloud', cloud)}`;
-  const pools = `${c}/zones/${zone === undefined ? '*' : segment('zone', zone)}/pools/*`;
+  const z = `${c}/zones/${zone === undefined ? '*' : segment('zone', zone)}`;
   return [
-    ...each(['PUT', 'GET', 'PATCH', 'DELETE'], pools),
-    ...(zone === undefined ? [...each(['GET'], `${c}/pools`), ...each(['PUT', 'GET'], `${c}/limits`)] : []),
+    ...each(['PUT', 'GET', 'PATCH', 'DELETE'], `${z}/pools/*`),
+    ...each(['PUT', 'GET', 'PATCH', 'DELETE'], `${z}/networks/*`),
+    ...(zone === undefined ? [...each(['GET'], `${c}/pools`), ...each(['GET'], `${c}/networks`), ...each(['PUT', 'GET'], `${c}/limits`)] : []),
+    // The cloud's DNS settings (SOA, NS, hostmaster of all its zones) and the zones they produce.
+    ...(zone === undefined ? [...each(['PUT', 'GET'], `${c}/dns`), ...each(['GET'], `${c}/dns/zones`), ...each(['GET'], `${c}/dns/zones/*`)] : []),
   ];
 }
 

@@ -10,7 +10,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
 import { IpamError } from '../core/errors.js';
-import type { AllocateRequest, Allocation, Json, PoolPatch, PoolSpec, PoolView, Tags } from '../core/model.js';
+import type { AllocateRequest, Json, PoolPatch, PoolSpec, PoolView, Tags } from '../core/model.js';
+import type { AllocationView as Allocation, Network, NetworkPatch, NetworkSpec } from '../core/network.js';
 
 export interface Problem {
   type?: string;
@@ -42,6 +43,7 @@ export interface ClientOptions {
 }
 
 export type PoolOut = Omit<PoolView, 'uid' | 'epoch' | 'shards'>;
+export type NetworkOut = Omit<Network, 'uid' | 'requestId'>;
 
 /** The POST body of an allocation: the engine's request without the path's parts, the holder as vm or vip. */
 export type AllocateBody = Omit<AllocateRequest, 'cloud' | 'zone' | 'pool' | 'holder'> & { vm?: string; vip?: string };
@@ -191,6 +193,27 @@ export class IpamClient {
   async deletePool(cloud: string, zone: string, pool: string) {
     await this.request('DELETE', this.poolPath(cloud, zone, pool));
   }
+  private networkPath(cloud: string, zone: string, network: string) {
+    return `/v1/clouds/${enc(cloud)}/zones/${enc(zone)}/networks/${enc(network)}`;
+  }
+
+  async createNetwork(cloud: string, zone: string, network: string, spec: NetworkSpec) {
+    const r = await this.request<NetworkOut>('PUT', this.networkPath(cloud, zone, network), { body: spec });
+    return { network: r.body, created: r.status === 201 };
+  }
+  async getNetwork(cloud: string, zone: string, network: string) {
+    return (await this.request<NetworkOut>('GET', this.networkPath(cloud, zone, network))).body;
+  }
+  async listNetworks(cloud: string, zone?: string) {
+    return (await this.request<{ items: NetworkOut[] }>('GET', `/v1/clouds/${enc(cloud)}/networks`, { query: { zone } })).body.items;
+  }
+  async updateNetwork(cloud: string, zone: string, network: string, patch: NetworkPatch) {
+    return (await this.request<NetworkOut>('PATCH', this.networkPath(cloud, zone, network), { body: patch })).body;
+  }
+  async deleteNetwork(cloud: string, zone: string, network: string) {
+    await this.request('DELETE', this.networkPath(cloud, zone, network));
+  }
+
   async allocate(cloud: string, zone: string, pool: string, body: AllocateBody) {
     const r = await this.request<Allocation>('POST', `${this.poolPath(cloud, zone, pool)}/allocations`, { body });
     return { allocation: r.body, created: r.status === 201 };

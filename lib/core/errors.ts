@@ -9,6 +9,7 @@ export type ErrorReason =
   | 'AllocationNotFound'
   | 'EnvironmentNotFound'
   | 'ZoneNotFound'
+  | 'DnsSettingsNotFound'
   | 'InvalidInput'
   | 'ReservedKey'
   | 'MappedAddress'
@@ -23,6 +24,7 @@ export type ErrorReason =
   | 'EnvironmentConflict'
   | 'ZoneLimit'
   | 'ZoneMismatch'
+  | 'DnsNotConfigured'
   | 'NetworkNotFound'
   | 'NetworkExists'
   | 'NetworkOverlap'
@@ -36,6 +38,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   AllocationNotFound: 'NotFound',
   EnvironmentNotFound: 'NotFound',
   ZoneNotFound: 'NotFound',
+  DnsSettingsNotFound: 'NotFound',
   InvalidInput: 'InvalidInput',
   ReservedKey: 'InvalidInput',
   MappedAddress: 'InvalidInput',
@@ -50,6 +53,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   EnvironmentConflict: 'Conflict',
   ZoneLimit: 'Conflict',
   ZoneMismatch: 'InvalidInput',
+  DnsNotConfigured: 'Conflict',
   NetworkNotFound: 'NotFound',
   NetworkExists: 'Conflict',
   NetworkOverlap: 'Conflict',

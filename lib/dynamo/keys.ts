@@ -26,6 +26,7 @@ export const PREFIX = { cloud: 'CLOUD#', pool: 'POOL#', network: 'NET#', chunk: 
 export const keys = {
   cloud: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#META' }),
   limits: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#LIMITS' }),
+  dnsSettings: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#DNS' }),
   pool: (cloud: string, zone: string, name: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: `${PREFIX.pool}${zone}#${name}` }),
   poolPrefix: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, skPrefix: PREFIX.pool }),
   network: (cloud: string, zone: string, name: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: `${PREFIX.network}${zone}#${name}` }),

@@ -25,10 +25,11 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from './table.js';
 import { parseAddress, type Family } from '../core/ip.js';
+import type { DnsSettings, StoredDnsSettings } from '../core/dns.js';
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
 import type { Network } from '../core/network.js';
 import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../engine/store.js';
-import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, dynamoValue, EnvironmentEntity, LimitsEntity, NetworkEntity, PoolEntity, ShardEntity, type Item } from './entities/index.js';
+import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, DnsSettingsEntity, dynamoValue, EnvironmentEntity, LimitsEntity, NetworkEntity, PoolEntity, ShardEntity, type Item } from './entities/index.js';
 import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
 import { ReadBarrier } from './barrier.js';
@@ -147,6 +148,15 @@ export class DynamoStore implements Store {
       if (!cancellation(e)) throw e;
       return 'raced';
     }
+  }
+
+  async getDnsSettings(cloud: string): Promise<StoredDnsSettings | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.dnsSettings(cloud), ConsistentRead: true }));
+    return r.Item?.type === DnsSettingsEntity.type ? DnsSettingsEntity.fromItem(r.Item) : undefined;
+  }
+
+  async putDnsSettings(cloud: string, settings: DnsSettings, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'> {
+    return this.tx([{ Put: { TableName: this.table, Item: DnsSettingsEntity.toItem(cloud, settings, by) } }, this.cloudFence(cloud, cloudVersion)]);
   }
 
   async getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined> {

@@ -1,6 +1,6 @@
 /**
- * The engine's input checks and pool rules, pure: a pool's topology, prefix, quarantine and DNS
- * settings, a holder, a requested address; overlap with other pools and the zone limits.
+ * The engine's input checks and pool rules, pure: a pool's topology, prefix and quarantine (its DNS
+ * setting: checkDns in lib/core/validate.ts), a holder, a requested address; overlap with other pools and the zone limits.
  */
 import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
@@ -34,7 +34,6 @@ export function checkQuarantine(q: unknown): number | undefined {
   return q === 0 ? undefined : q;
 }
 
-export { checkDns } from '../core/validate.js';
 
 export function parseRequestedAddress(text: string): { family: Family; value: bigint; prefixLength?: number } {
   if (typeof text !== 'string') throw invalid('address must be a string');

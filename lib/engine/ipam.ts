@@ -14,6 +14,7 @@ import { checkName } from '../core/validate.js';
 import { Allocations } from './allocations.js';
 import { EngineCache } from './cache.js';
 import type { Engine } from './context.js';
+import { DnsSettingsOps } from './dns-settings.js';
 import { GroupCommit } from './group-commit.js';
 import { Importer } from './import.js';
 import { Networks } from './networks.js';
@@ -47,6 +48,7 @@ export class Ipam {
   private readonly groups: GroupCommit;
   private readonly releases: Releases;
   private readonly importer: Importer;
+  private readonly dns: DnsSettingsOps;
 
   constructor(
     private readonly store: Store,
@@ -67,6 +69,7 @@ export class Ipam {
     this.groups = new GroupCommit(e, this.allocations);
     this.releases = new Releases(e, this.allocations);
     this.importer = new Importer(e);
+    this.dns = new DnsSettingsOps(e);
   }
 
   // Pools (pools.ts).
@@ -82,6 +85,12 @@ export class Ipam {
   /** The cloud's per-zone limits (`{zones: {}}` when none are set). */
   getLimits = (...a: Args<'getLimits', Pools>) => this.pools.getLimits(...a);
   setLimits = (...a: Args<'setLimits', Pools>) => this.pools.setLimits(...a);
+
+  // DNS settings (dns-settings.ts).
+  /** The cloud's own DNS settings (name servers, hostmaster, timers), or undefined. */
+  getDnsSettings = (...a: Args<'getDnsSettings', DnsSettingsOps>) => this.dns.getDnsSettings(...a);
+  /** Replaces the cloud's DNS settings; moves the cloud's change clock (SOA serials). */
+  setDnsSettings = (...a: Args<'setDnsSettings', DnsSettingsOps>) => this.dns.setDnsSettings(...a);
 
   // Networks (networks.ts).
   /** Creates a network of a zone; the same definition again answers the existing one (`created: false`). */

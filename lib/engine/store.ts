@@ -3,6 +3,7 @@
  * (a read, or one conditional write/transaction); the engine decides what to write.
  * lib/dynamo/store.ts implements it on DynamoDB.
  */
+import type { DnsSettings, StoredDnsSettings } from '../core/dns.js';
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
 import type { Network } from '../core/network.js';
 import type { ChunkChange, ChunkState } from '../core/chunk.js';
@@ -87,6 +88,10 @@ export interface Store {
   listPools(cloud: string): Promise<{ cloudVersion: number; pools: Pool[]; networks: Network[]; limits?: CloudLimits }>;
   /** Replaces the cloud's zone limits; fenced on the cloud version like a topology change. */
   putLimits(cloud: string, limits: CloudLimits, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'>;
+  /** The cloud's DNS settings (one item of the cloud partition), if any. */
+  getDnsSettings(cloud: string): Promise<StoredDnsSettings | undefined>;
+  /** Replaces the cloud's DNS settings; fenced on the cloud version, so the change clock (SOA serials) moves. */
+  putDnsSettings(cloud: string, settings: DnsSettings, cloudVersion: number, by: CallContext): Promise<'ok' | 'raced'>;
   getPool(cloud: string, zone: string, name: string): Promise<Pool | undefined>;
   createPool(pool: Pool, cloudVersion: number): Promise<'ok' | 'exists' | 'raced'>;
   /** Replaces the pool's ranges/exclude; fenced on the cloud version and every shard's seq. */

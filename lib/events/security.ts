@@ -6,6 +6,7 @@
  * Three item types carry security meaning (lib/dynamo/store.ts writes them):
  * - `allocation` items (one per allocated address or block; released ones stay as tombstones until TTL),
  * - `pool` items,
+ * - a cloud's `dnssettings` item (the name servers and hostmaster every zone of the cloud names).
  * - `network` items (a zone's on-link subnets: gateway, DNS and the domain they own).
  * Cloud, shard, chunk and held items are bookkeeping of the same transactions and produce nothing.
  */
@@ -13,11 +14,11 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { PREFIX } from '../dynamo/keys.js';
+import { keys as itemKeys, PREFIX } from '../dynamo/keys.js';
 
 // ---------------------------------------------------------------- the event
 
-export const SECURITY_EVENT_TYPES = ['address.allocated', 'address.released', 'allocation.updated', 'pool.created', 'pool.changed', 'pool.deleted', 'network.created', 'network.changed', 'network.deleted'] as const;
+export const SECURITY_EVENT_TYPES = ['address.allocated', 'address.released', 'allocation.updated', 'pool.created', 'pool.changed', 'pool.deleted', 'network.created', 'network.changed', 'network.deleted', 'dns.settings.changed'] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
 /** One changed attribute: its value before and after (null = absent); lists also say what was added/removed. */
@@ -124,6 +125,26 @@ export const NetworkCreatedSchema = z.object({ eventType: z.literal('network.cre
 export const NetworkChangedSchema = z.object({ eventType: z.literal('network.changed'), ...networkFields, changes });
 export const NetworkDeletedSchema = z.object({ eventType: z.literal('network.deleted'), ...networkFields });
 
+/** A cloud's DNS settings were set or changed (or, outside the API, deleted): the settings after the change. */
+export const DnsSettingsChangedSchema = z.object({
+  eventType: z.literal('dns.settings.changed'),
+  schemaVersion: common.schemaVersion,
+  eventId: common.eventId,
+  sequenceNumber: common.sequenceNumber,
+  time: common.time,
+  recordedAt: common.recordedAt,
+  principal: common.principal,
+  requestId: common.requestId,
+  cloud: common.cloud,
+  detail: common.detail,
+  primaryNs: z.string().optional(),
+  primaryNsAddresses: z.array(z.string()),
+  /** Names of the secondary name servers. */
+  secondaryNs: z.array(z.string()),
+  hostmaster: z.string().optional(),
+  changes,
+});
+
 export const SecurityEventSchema = z.discriminatedUnion('eventType', [
   AddressAllocatedSchema,
   AddressReleasedSchema,
@@ -134,6 +155,7 @@ export const SecurityEventSchema = z.discriminatedUnion('eventType', [
   NetworkCreatedSchema,
   NetworkChangedSchema,
   NetworkDeletedSchema,
+  DnsSettingsChangedSchema,
 ]);
 export type SecurityEvent = z.infer<typeof SecurityEventSchema>;
 
@@ -143,6 +165,7 @@ type Item = Record<string, unknown>;
 
 /** Attributes that are bookkeeping, not content, when diffing two versions of an item. */
 const ALLOCATION_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'state', 'version', 'updatedAt', 'updatedBy', 'requestId', 'gsi1pk', 'gsi1sk', 'expiresAt', 'releasedAt', 'releasedBy', 'releaseRequestId']);
+const DNS_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'updatedAt', 'updatedBy', 'requestId']);
 const NETWORK_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'updatedAt', 'updatedBy', 'requestId', 'createdAt', 'createdBy', 'deletedAt', 'deletedBy', 'deleteRequestId']);
 const POOL_BOOKKEEPING = new Set(['pk', 'sk', 'type', 'updatedAt', 'updatedBy', 'requestId', 'epoch', 'size', 'reserved', 'createdAt', 'createdBy', ...['deletedAt', 'deletedBy', 'deleteRequestId']]);
 /** Attributes the engine may set on a pool or network just before deleting it, to name the deleting principal. */
@@ -174,6 +197,19 @@ export function toSecurityEvents(record: DynamoDBRecord): SecurityEvent[] {
     ...(recordedAt(ddb.ApproximateCreationDateTime) ? { recordedAt: recordedAt(ddb.ApproximateCreationDateTime)! } : {}),
     identity: identityOf(record.userIdentity),
   };
+
+  if (kind === 'dnssettings') {
+    const n = newItem;
+    const o = oldItem ?? {};
+    if (!n && record.eventName !== 'REMOVE') needs('new');
+    const stamped = n !== undefined && n.updatedAt !== undefined && n.updatedAt !== o.updatedAt;
+    const who: Attribution = stamped
+      ? { time: str(n.updatedAt), principal: str(n.updatedBy), requestId: changedString(o.requestId, n.requestId) }
+      : n
+        ? outOfBand(meta)
+        : { principal: meta.identity.principalId, detail: "the cloud's DNS settings were deleted from the table directly, not through the IPAM API" };
+    return [dnsSettingsChanged(meta, n ?? needs('old'), n ?? {}, diffItems(o, n ?? {}, DNS_BOOKKEEPING), who)];
+  }
 
   if (kind === 'allocation') {
     switch (record.eventName) {
@@ -331,6 +367,19 @@ function poolEvent(meta: RecordMeta, p: Item, who: Attribution) {
   };
 }
 
+function dnsSettingsChanged(meta: RecordMeta, keyed: Item, n: Item, diff: Record<string, Change>, who: Attribution): SecurityEvent {
+  const { zone: _z, pool: _p, poolUid: _u, ...b } = base(meta, keyed, who);
+  return {
+    eventType: 'dns.settings.changed',
+    ...b,
+    ...(str(n.primaryNs) ? { primaryNs: str(n.primaryNs)! } : {}),
+    primaryNsAddresses: strings(n.primaryNsAddresses),
+    secondaryNs: Array.isArray(n.secondaryNs) ? n.secondaryNs.map((x) => str((x as Item)?.name)).filter((x): x is string => x !== undefined) : [],
+    ...(str(n.hostmaster) ? { hostmaster: str(n.hostmaster)! } : {}),
+    changes: diff,
+  };
+}
+
 function networkEvent(meta: RecordMeta, n: Item, who: Attribution) {
   const { pool: _p, poolUid: _u, ...where } = base(meta, n, who);
   const fam = num(n.family);
@@ -365,11 +414,12 @@ function outOfBand(meta: RecordMeta): Attribution {
 // ---------------------------------------------------------------- helpers
 
 /** Which security-relevant item a record is about, from its image's `type` or, failing that, its keys. */
-function itemKind(item: Item): 'allocation' | 'pool' | 'network' | undefined {
-  if (item.type === 'allocation' || item.type === 'pool' || item.type === 'network') return item.type;
+function itemKind(item: Item): 'allocation' | 'pool' | 'network' | 'dnssettings' | undefined {
+  if (item.type === 'allocation' || item.type === 'pool' || item.type === 'network' || item.type === 'dnssettings') return item.type;
   if (item.type !== undefined) return undefined;
   const pk = str(item.pk) ?? '';
   const sk = str(item.sk) ?? '';
+  if (pk.startsWith(PREFIX.cloud) && sk === itemKeys.dnsSettings('').sk) return 'dnssettings';
   if (pk.startsWith(PREFIX.chunk) && sk.startsWith(PREFIX.allocation)) return 'allocation';
   if (pk.startsWith(PREFIX.cloud) && sk.startsWith(PREFIX.pool)) return 'pool';
   if (pk.startsWith(PREFIX.cloud) && sk.startsWith(PREFIX.network)) return 'network';

@@ -7,6 +7,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { checkDnsConfig, DNS_ENV, DnsConfigError, type DnsConfig } from '../integrations/dns/zones.js';
 
 /** The context keys this app reads. docs/operations.md describes each one. */
 export const CONTEXT_KEYS = {
@@ -25,7 +26,29 @@ export const CONTEXT_KEYS = {
   existingTableName: 'ipam:existingTableName',
   existingTableStreamArn: 'ipam:existingTableStreamArn',
   stackName: 'ipam:stackName',
+  dnsPrimaryNs: 'ipam:dnsPrimaryNs',
+  dnsPrimaryNsAddresses: 'ipam:dnsPrimaryNsAddresses',
+  dnsSecondaryNs: 'ipam:dnsSecondaryNs',
+  dnsHostmaster: 'ipam:dnsHostmaster',
+  dnsTtl: 'ipam:dnsTtl',
+  dnsRefresh: 'ipam:dnsRefresh',
+  dnsRetry: 'ipam:dnsRetry',
+  dnsExpire: 'ipam:dnsExpire',
+  dnsNegativeTtl: 'ipam:dnsNegativeTtl',
 } as const;
+
+/** The DNS context keys, by the DnsConfig field they set (docs/operations.md, "DNS settings"). */
+const DNS_CONTEXT = {
+  primaryNs: 'dnsPrimaryNs',
+  primaryNsAddresses: 'dnsPrimaryNsAddresses',
+  secondaryNs: 'dnsSecondaryNs',
+  hostmaster: 'dnsHostmaster',
+  ttl: 'dnsTtl',
+  refresh: 'dnsRefresh',
+  retry: 'dnsRetry',
+  expire: 'dnsExpire',
+  negativeTtl: 'dnsNegativeTtl',
+} as const satisfies Record<keyof typeof DNS_ENV, keyof typeof CONTEXT_KEYS>;
 
 export interface IpamConfig {
   /** Account ids (12 digits) or IAM role/user ARNs that may call the API. Empty: the deploying account. */
@@ -65,6 +88,21 @@ export interface IpamConfig {
   readonly existingTableName?: string;
   /** Stream ARN of `existingTableName` in this Region. */
   readonly existingTableStreamArn?: string;
+  /**
+   * The deployment's default DNS settings (primary and secondary name servers, the primary's addresses,
+   * hostmaster, timers), for clouds without settings of their own (PUT /v1/clouds/{cloud}/dns). They reach
+   * the api and zone-export functions as IPAM_DNS_* variables. Without a primary and a hostmaster, a cloud
+   * needs its own settings before its zones are served or exported.
+   */
+  readonly dnsPrimaryNs?: string;
+  readonly dnsPrimaryNsAddresses?: string[];
+  readonly dnsSecondaryNs?: string[];
+  readonly dnsHostmaster?: string;
+  readonly dnsTtl?: number;
+  readonly dnsRefresh?: number;
+  readonly dnsRetry?: number;
+  readonly dnsExpire?: number;
+  readonly dnsNegativeTtl?: number;
 }
 
 export const DEFAULT_CONFIG: IpamConfig = {
@@ -159,6 +197,58 @@ function parseString(key: string, raw: unknown, fallback: string, pattern: RegEx
   return s;
 }
 
+function parseSeconds(key: string, raw: unknown): number | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const n = typeof raw === 'number' ? raw : /^\s*\d+\s*$/.test(String(raw)) ? Number(String(raw).trim()) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 2147483647) throw new IpamConfigError(key, `expected a whole number of seconds (0-2147483647), got ${String(raw)}`);
+  return n;
+}
+
+/** The DNS defaults of the context, checked as the functions will check them (IPAM_DNS_*). */
+function resolveDnsDefaults(input: Partial<Record<keyof IpamConfig, unknown>>): Partial<IpamConfig> {
+  const k = CONTEXT_KEYS;
+  const text = (raw: unknown) => (raw === undefined || raw === null || raw === '' ? undefined : String(raw).trim());
+  const out = {
+    dnsPrimaryNs: text(input.dnsPrimaryNs),
+    dnsPrimaryNsAddresses: parseList(k.dnsPrimaryNsAddresses, input.dnsPrimaryNsAddresses),
+    dnsSecondaryNs: parseList(k.dnsSecondaryNs, input.dnsSecondaryNs),
+    dnsHostmaster: text(input.dnsHostmaster),
+    dnsTtl: parseSeconds(k.dnsTtl, input.dnsTtl),
+    dnsRefresh: parseSeconds(k.dnsRefresh, input.dnsRefresh),
+    dnsRetry: parseSeconds(k.dnsRetry, input.dnsRetry),
+    dnsExpire: parseSeconds(k.dnsExpire, input.dnsExpire),
+    dnsNegativeTtl: parseSeconds(k.dnsNegativeTtl, input.dnsNegativeTtl),
+  };
+  try {
+    checkDnsConfig(dnsDefaults(out));
+  } catch (e) {
+    if (!(e instanceof DnsConfigError)) throw e;
+    // The same check the functions make, told in context keys instead of their IPAM_DNS_* variables.
+    const contextKey = (f: keyof typeof DNS_ENV) => CONTEXT_KEYS[DNS_CONTEXT[f]];
+    const envToKey = (v: string) => (Object.keys(DNS_ENV) as (keyof typeof DNS_ENV)[]).find((f) => DNS_ENV[f] === v);
+    throw new IpamConfigError(contextKey(e.field ?? 'primaryNs'), e.detail.replace(/IPAM_DNS_[A-Z_]+/g, (v) => (envToKey(v) ? contextKey(envToKey(v)!) : v)));
+  }
+  return out;
+}
+
+/** The DNS defaults of a configuration as the functions read them. */
+export function dnsDefaults(cfg: Partial<IpamConfig>): DnsConfig {
+  const out: DnsConfig = {};
+  for (const [field, prop] of Object.entries(DNS_CONTEXT) as [keyof typeof DNS_ENV, keyof IpamConfig][]) {
+    const v = cfg[prop];
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    (out as Record<string, unknown>)[field] = v;
+  }
+  return out;
+}
+
+/** The IPAM_DNS_* environment variables that carry a configuration's DNS defaults to the functions. */
+export function dnsEnvironment(cfg: Partial<IpamConfig>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, v] of Object.entries(dnsDefaults(cfg)) as [keyof typeof DNS_ENV, unknown][]) env[DNS_ENV[field]] = Array.isArray(v) ? v.join(',') : String(v);
+  return env;
+}
+
 /** Validates a (partial) configuration and fills in defaults. Throws IpamConfigError on bad input. */
 export function resolveConfig(input: Partial<Record<keyof IpamConfig, unknown>> = {}): IpamConfig {
   const k = CONTEXT_KEYS;
@@ -218,6 +308,7 @@ export function resolveConfig(input: Partial<Record<keyof IpamConfig, unknown>> 
     securityEventsEnabled: parseBoolean(k.securityEventsEnabled, input.securityEventsEnabled, DEFAULT_CONFIG.securityEventsEnabled),
     existingTableName,
     existingTableStreamArn,
+    ...resolveDnsDefaults(input),
   };
 }
 

@@ -8,7 +8,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { IpamApi, type GrantInvokeOptions } from './api.js';
 import type { RoleName } from '../auth/roles.js';
-import { configFromContext, resolveConfig, type IpamConfig } from './config.js';
+import { configFromContext, dnsEnvironment, resolveConfig, type IpamConfig } from './config.js';
 import { ZoneExports } from './exports.js';
 import { IpamFunction } from './function.js';
 import { IpamAlarms } from './observability.js';
@@ -68,12 +68,15 @@ export class IpamStack extends Stack {
           : undefined,
     });
     const tableEnv = { IPAM_TABLE: this.table.tableName };
+    // The deployment's default DNS settings (ipam:dns* context keys): the API answers the zones with them
+    // and the zone export writes them, for clouds without settings of their own.
+    const dnsEnv = dnsEnvironment(cfg);
 
     this.apiFunction = new IpamFunction(this, 'ApiFunction', {
       entryName: 'api',
       description: 'IPAM: REST API handler (API Gateway proxy)',
       logRetention: cfg.logRetentionDays,
-      environment: tableEnv,
+      environment: { ...tableEnv, ...dnsEnv },
     });
     this.table.grantApiAccess(this.apiFunction.role);
 
@@ -100,7 +103,7 @@ export class IpamStack extends Stack {
       table: this.table,
       schedule: cfg.exportSchedule,
       logRetention: cfg.logRetentionDays,
-      environment: tableEnv,
+      environment: { ...tableEnv, ...dnsEnv },
     });
 
     this.alarms = new IpamAlarms(this, 'Alarms', {

@@ -15,6 +15,7 @@ import { documentClient, DynamoStore } from '../dynamo/store.js';
 import type { Ipam } from '../engine/ipam.js';
 import { compose } from '../runtime/ipam.js';
 import { DEFAULT_TABLE_NAME } from '../dynamo/table.js';
+import { dnsConfigFromEnv } from '../integrations/dns/zones.js';
 import { exportSchedulerFromEnv } from '../integrations/export/scheduler.js';
 import { startApiServer } from './server.js';
 import { startReplica, type Replica } from './replica.js';
@@ -43,6 +44,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
   const dataDir = path.resolve(env.IPAM_DATA_DIR ?? '.ipam');
   const port = Number(env.IPAM_PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`IPAM_PORT must be a port number, not ${env.IPAM_PORT}`);
+  // The default DNS settings (IPAM_DNS_*) are read by the API and the export later: a bad one stops the start now.
+  dnsConfigFromEnv(env);
   return {
     port,
     host: env.IPAM_HOST ?? '127.0.0.1',

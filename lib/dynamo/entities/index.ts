@@ -3,7 +3,7 @@ export { dynamoItem, dynamoValue, type Item } from './item.js';
 export { AllocationEntity, TOMBSTONE_SECONDS } from './allocation.js';
 export { blockAttr, ChunkEntity, quarantineAttr } from './chunk.js';
 export { ClaimEntity, type Claim } from './claim.js';
-export { CloudEntity, LimitsEntity } from './cloud.js';
+export { CloudEntity, DnsSettingsEntity, LimitsEntity } from './cloud.js';
 export { EnvironmentEntity } from './environment.js';
 export { NetworkEntity } from './network.js';
 export { PoolEntity } from './pool.js';

@@ -3,7 +3,8 @@
  * to the export bucket. functions/zone-export.ts only wires it (as functions/security-events.ts wires
  * createSecurityEventsHandler).
  * Env: IPAM_EXPORT_BUCKET; optional IPAM_EXPORT_CLOUDS (comma list; default all clouds, found by a
- * Scan) and IPAM_DNS_* (zone header: see lib/integrations/dns/zones.ts).
+ * Scan) and IPAM_DNS_* (the deployment's default DNS settings, for clouds without their own: see
+ * lib/integrations/dns/zones.ts). A cloud with neither is skipped with a logged warning.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -33,6 +34,7 @@ export function createZoneExportHandler(opts: ZoneExportHandlerOptions): ZoneExp
     try {
       const result = await exportZones({ ipam: await opts.ipam(), store: new S3Store(bucket, s3), dns: dnsConfigFromEnv(env), ...(clouds ? { clouds } : {}) });
       const summary = exportSummary(result);
+      for (const c of result.skipped) logger.warn('zone export skipped a cloud', { cloud: c.cloud, reason: c.reason });
       for (const w of result.warnings.slice(0, 20)) logger.warn('zone export warning', { warning: w });
       logger.info('zone export done', { bucket, ...summary });
       return summary;

@@ -52,6 +52,7 @@ export function startExportScheduler(opts: SchedulerOptions): ExportScheduler {
     const p = (async () => {
       const r = await exportZones({ ipam: opts.ipam, store, ...(opts.clouds ? { clouds: opts.clouds } : {}), ...(opts.dns ? { dns: opts.dns } : {}) });
       lastResult = r;
+      for (const c of r.skipped) log(`zone export to ${store.location}: skipped cloud ${c.cloud}: ${c.reason}`);
       if (r.written.length || r.retired.length || r.warnings.length) log(`zone export to ${store.location}: ${JSON.stringify(exportSummary(r))}`);
       return r;
     })();

@@ -10,12 +10,16 @@
  * empty zone (SOA and NS only) so that servers loading it drop its records, and is carried in the
  * manifest with `retiredAt` for RETIRED_KEEP_DAYS; the exporter never deletes objects.
  * The manifest is rewritten only when something changed.
+ *
+ * A cloud without DNS settings (its own, or the deployment's IPAM_DNS_* defaults) is skipped with a
+ * warning, and so is a zone whose in-zone name server has no address: their previous files and manifest
+ * entries stay as they were (nothing is retired), and the other clouds and zones are exported.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as z from 'zod';
 import type { Ipam } from '../../engine/ipam.js';
-import { compareZones, CloudDns, SERIAL_PLACEHOLDER, toSerial, type DnsConfig } from '../dns/zones.js';
+import { compareZones, CloudDns, dnsNotConfigured, recordLine, SERIAL_PLACEHOLDER, toSerial, type DnsConfig } from '../dns/zones.js';
 import { listClouds } from './clouds.js';
 import type { ObjectStore } from './object-store.js';
 import { ZoneSpool } from './spool.js';
@@ -47,6 +51,7 @@ export interface ExportOptions {
   store: ObjectStore;
   /** Clouds to export; default every cloud of the table (and every cloud of the previous manifest). */
   clouds?: string[];
+  /** Deployment defaults (IPAM_DNS_*) for clouds without DNS settings of their own. */
   dns?: DnsConfig;
   now?: () => number;
   /** Zones uploaded at once. Default 8. */
@@ -61,6 +66,8 @@ export interface ExportResult {
   unchanged: number;
   retired: { cloud: string; zone: string }[];
   manifestWritten: boolean;
+  /** Clouds not exported (no DNS settings), with why. */
+  skipped: { cloud: string; reason: string }[];
   warnings: string[];
   ms: number;
 }
@@ -110,25 +117,32 @@ export async function exportZones(opts: ExportOptions): Promise<ExportResult> {
   const prevEntries = new Map((prev?.zones ?? []).map((e) => [entryKey(e.cloud, e.zone), e]));
   const clouds = opts.clouds ? [...new Set(opts.clouds)].sort() : [...new Set([...(await listClouds(ipam)), ...(prev?.zones ?? []).map((e) => e.cloud)])].sort();
   const cloudSet = new Set(clouds);
-  const result: ExportResult = { clouds, zones: 0, records: 0, written: [], unchanged: 0, retired: [], manifestWritten: false, warnings: [], ms: 0 };
+  const result: ExportResult = { clouds, zones: 0, records: 0, written: [], unchanged: 0, retired: [], manifestWritten: false, skipped: [], warnings: [], ms: 0 };
   const next = new Map<string, ManifestZone>();
   let changed = false;
   // Entries of clouds outside this run stay as they are.
   for (const [k, e] of prevEntries) if (!cloudSet.has(e.cloud)) next.set(k, e);
 
+  const keep = (cloud: string, zone?: string) => {
+    for (const [k, e] of prevEntries) if (e.cloud === cloud && (zone === undefined || e.zone === zone)) next.set(k, e);
+  };
+
   for (const cloud of clouds) {
     const dns = await CloudDns.load(ipam, cloud, opts.dns);
+    if (!dns.settings) {
+      const reason = dnsNotConfigured(cloud).message;
+      result.skipped.push({ cloud, reason });
+      keep(cloud);
+      continue;
+    }
+    result.warnings.push(...dns.warnings);
     // Read the clock first: a change during the pass moves it past this value, so the next run sees it.
     const clock = toSerial(await ipam.changeClock(cloud));
     const spool = await ZoneSpool.create();
     try {
       for (const zone of dns.forward) spool.ensure(zone);
-      const glue = dns.glue();
       for await (const a of ipam.iterateAllocations(cloud)) {
-        for (const r of dns.recordsOf(a)) {
-          glue.note(r);
-          spool.add(r.zone, `${r.owner}\tIN\t${r.type}\t${r.data}\n`);
-        }
+        for (const r of dns.recordsOf(a)) spool.add(r.zone, recordLine(r));
         await spool.relieve();
       }
       await spool.flush();
@@ -144,10 +158,15 @@ export async function exportZones(opts: ExportOptions): Promise<ExportResult> {
         } else jobs.push({ zone: e.zone, retire: true });
       }
       await runLimited(jobs, opts.concurrency ?? 8, async ({ zone, retire }) => {
-        const trailer = glue.trailer(zone);
+        if (dns.unservableReason(zone)) {
+          // Warned about above (or below, for a zone that vanished): its last good file stays.
+          if (retire) result.warnings.push(dns.unservableReason(zone)!);
+          keep(cloud, zone);
+          return;
+        }
         const info = retire ? { records: 0, bytes: 0 } : spool.info(zone);
         const body = () => (retire ? (async function* () {})() : spool.body(zone));
-        const sha256 = await (retire ? Promise.resolve(hashText(dns.header(zone, SERIAL_PLACEHOLDER) + trailer)) : spool.sha256(zone, dns.header(zone, SERIAL_PLACEHOLDER), trailer));
+        const sha256 = await (retire ? Promise.resolve(hashText(dns.header(zone, SERIAL_PLACEHOLDER))) : spool.sha256(zone, dns.header(zone, SERIAL_PLACEHOLDER), ''));
         const old = prevEntries.get(entryKey(cloud, zone));
         if (!retire) {
           result.zones++;
@@ -160,15 +179,14 @@ export async function exportZones(opts: ExportOptions): Promise<ExportResult> {
         }
         const serial = old ? Math.max(clock, Math.min(0xffffffff, old.serial + 1)) : clock;
         const header = dns.header(zone, serial);
-        const bytes = Buffer.byteLength(header) + info.bytes + Buffer.byteLength(trailer);
+        const bytes = Buffer.byteLength(header) + info.bytes;
         const key = zoneKey(cloud, zone);
-        await store.putObject(key, textStream([header, body(), trailer]), { contentLength: bytes, contentType: 'text/dns' });
+        await store.putObject(key, textStream([header, body()]), { contentLength: bytes, contentType: 'text/dns' });
         next.set(entryKey(cloud, zone), { cloud, zone, key, sha256, serial, records: info.records, bytes, updatedAt: at, ...(retire ? { retiredAt: at } : {}) });
         changed = true;
         if (retire) result.retired.push({ cloud, zone });
         else result.written.push({ cloud, zone, serial, records: info.records, bytes });
       });
-      result.warnings.push(...new Set(glue.warnings));
     } finally {
       await spool.dispose();
     }
@@ -199,6 +217,7 @@ export function exportSummary(r: ExportResult) {
     manifestWritten: r.manifestWritten,
     ms: r.ms,
     writtenZones: r.written.slice(0, 20).map((w) => `${w.cloud}/${w.zone}@${w.serial}`),
+    ...(r.skipped.length ? { skippedClouds: r.skipped.map((x) => x.cloud) } : {}),
     ...(r.warnings.length ? { warnings: r.warnings.slice(0, 20) } : {}),
   };
 }
