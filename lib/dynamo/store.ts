@@ -41,12 +41,20 @@ const keyId = (k: ItemKey) => `${k.pk}\n${k.sk}`;
 /** Single-item reads in flight at once before concurrent ones are grouped (DynamoStore.reads). */
 const READ_SLOTS = 2;
 
+/**
+ * `client` without the SDK's logger middleware, for a client built without a logger: the middleware
+ * still walks every input and output (its sensitive-data filter) for a logger that drops them, 1-6 %
+ * of the local service's CPU under load (bench:profile; most on the stream reader's big answers).
+ */
+export function withoutSdkLogger<C extends { middlewareStack: { remove(name: string): boolean } }>(client: C): C {
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
+}
+
 /** The document client the store speaks through, on a new client from `config` or on `client` (e.g. a traced one). */
 export function documentClient(config: DynamoDBClientConfig | DynamoDBClient = {}): DynamoDBDocumentClient {
   const client = config instanceof DynamoDBClient ? config : new DynamoDBClient(config);
-  // Without a logger the SDK's logger middleware still walks every input and output (its sensitive-data
-  // filter) for a logger that drops them: 1-3 % of the local service's CPU under load (bench:profile).
-  if (!(config instanceof DynamoDBClient) && !config.logger) client.middlewareStack.remove('loggerMiddleware');
+  if (!(config instanceof DynamoDBClient) && !config.logger) withoutSdkLogger(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: (s: string) => (Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s)) },
