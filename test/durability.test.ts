@@ -63,6 +63,13 @@ function load(client: IpamClient, prefix: string, workers = 16, releasers = 0) {
   return { acks, releaseSent, released, stop: async () => ((running = false), await done) };
 }
 
+/** A drill that cannot reach its kill point: stop the load and the service (and its DynamoDB Locals), and say how far it got. */
+async function giveUp(e: unknown, svc: { kill9(): Promise<void> }, l: { acks: Ack[]; released: Ack[]; stop(): Promise<unknown> }): Promise<never> {
+  await svc.kill9();
+  await l.stop();
+  throw new Error(`${(e as Error).message} (${l.acks.length} allocations and ${l.released.length} releases acknowledged)`);
+}
+
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -80,7 +87,7 @@ describe('durability', () => {
     let svc = await startService(env, { dataDir });
     await svc.client().createPool('c', 'z', 'p', { ranges: ['10.90.0.0/20'] });
     const l = load(svc.client(), 'crash', 16, 8);
-    await waitFor('200 acknowledged allocations and 60 releases', async () => (l.acks.length >= 200 && l.released.length >= 60 ? true : undefined), 60_000);
+    await waitFor('200 acknowledged allocations and 60 releases', async () => (l.acks.length >= 200 && l.released.length >= 60 ? true : undefined), 60_000).catch((e) => giveUp(e, svc, l));
     const killedAt = Date.now();
     await svc.kill9();
     await l.stop();
@@ -136,7 +143,7 @@ describe('durability', () => {
     const svc = await startService({ IPAM_TABLE: table, IPAM_QUIET: '1', IPAM_REPLICA_DIR: replicaDir }, { dataDir });
     await svc.client().createPool('c', 'z', 'p', { ranges: ['10.91.0.0/20'] });
     const l = load(svc.client(), 'dr');
-    await waitFor('300 acknowledged allocations', async () => (l.acks.length >= 300 ? true : undefined), 60_000);
+    await waitFor('300 acknowledged allocations', async () => (l.acks.length >= 300 ? true : undefined), 60_000).catch((e) => giveUp(e, svc, l));
     const status = JSON.parse(readFileSync(path.join(replicaDir, 'replica-status.json'), 'utf8'));
     // the disaster: primary service, its DynamoDB Local and its data dir are gone
     const lostAt = Date.now();
