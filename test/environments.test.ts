@@ -110,7 +110,7 @@ describe('environments (engine)', () => {
 
   it('numbers a count slot\'s hostnames from 0 with %index%, in the order of its addresses (as Heat\'s ResourceGroup)', async () => {
     const { ipam, store } = await freshIpam();
-    await ipam.createPool('c', 'z', 'p', { ranges: ['10.7.0.0/24'] }, ctx);
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.7.0.0/24'], dns: { domain: 'example.com' } }, ctx); // FQDN hostnames are names of the pool's domain
     const envs = new Environments(ipam, store);
     const r = await envs.apply('c', 'idx', { slots: { web: { zone: 'z', pool: 'p', vm: 'w', count: 3, hostname: 'web-%index%.example.com' } } }, ctx);
     const hosts = await Promise.all(r.view.slots.web!.addresses.map(async (a) => (await ipam.lookup('c', a)).hostname));

@@ -104,7 +104,8 @@ describe('stream reader on DynamoDB Local', () => {
     const errors: Error[] = [];
     const r = await reader({ endpoint: ddbEndpoint(), table, dataDir, onError: (e) => errors.push(e) });
 
-    await ipam.createPool('c1', 'z', 'p', { ranges: ['10.20.0.0/24'], tags: { team: 'net' } }, ADMIN);
+    // A domain, so the hostname below is an FQDN of it (and writes a claim item, which is no event).
+    await ipam.createPool('c1', 'z', 'p', { ranges: ['10.20.0.0/24'], tags: { team: 'net' }, dns: { domain: 'example.com' } }, ADMIN);
     const N = 40;
     const allocs = await allocateMany(ipam, 0, N);
     const toRelease = allocs.filter((_, i) => i % 3 === 0); // M = 14

@@ -24,7 +24,7 @@ let svc: RunningService;
 let admin: IpamClient;
 /** What zone b holds: the matrix must neither reveal nor change any of it. */
 const B = { vmAddress: '', vipAddress: '', block: '', cloudEnvAddress: '', zoneEnvAddress: '' };
-const SECRETS = ['secret-b.example.com', 'b-tag-secret', '52:54:00:66:66:66', '"zone":"b"', '10.66.9.53', 'ntp-secret-b.example.com'];
+const SECRETS = ['secret-b.b.example.com', 'b-tag-secret', '52:54:00:66:66:66', '"zone":"b"', '10.66.9.53', 'ntp-secret-b.example.com'];
 
 const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e) => (e instanceof ApiError ? e.status : Promise.reject(e)));
 const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: ApiError) => e);
@@ -44,7 +44,7 @@ beforeAll(async () => {
   // Zone b's network: its pool lives in it, so zone b's allocations carry it (gateway, DNS, NTP, domain).
   await admin.createNetwork(C, 'b', 'bnet', { cidr: '10.66.0.0/16', gateway: '10.66.0.1', dnsServers: ['10.66.9.53'], ntpServers: ['ntp-secret-b.example.com'], dns: { domain: 'b.example.com' } });
   await admin.createPool(C, 'b', 'pb', { ranges: ['10.66.0.0/24'], network: 'bnet' });
-  B.vmAddress = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', hostname: 'secret-b.example.com', mac: '52:54:00:66:66:66', tags: { t: 'b-tag-secret' } })).allocation.address;
+  B.vmAddress = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', hostname: 'secret-b.b.example.com', mac: '52:54:00:66:66:66', tags: { t: 'b-tag-secret' } })).allocation.address;
   B.vipAddress = (await admin.allocate(C, 'b', 'pb', { vip: 'shared-vip' })).allocation.address;
   B.block = (await admin.allocate(C, 'b', 'pb', { vm: 'shared-vm', name: 'blk', prefixLength: 30 })).allocation.cidr;
   // A cloud-level and a zone-b environment of the same name `shared`: three separate namespaces with zone a's.
@@ -161,7 +161,7 @@ describe('a zone pipeline (allow generated from lib/auth/roles.ts)', () => {
     expect(await statusOf(a.listNetworks(C, 'a'))).toBe(403);
     expect(await statusOf(a.updatePool(C, 'a', 'pa', { network: 'anet' }))).toBe(403);
     await admin.deleteNetwork(C, 'a', 'anet');
-    const got = await a.allocate(C, 'a', 'pa', { vm: 'app-1', hostname: 'app-1.example.com' });
+    const got = await a.allocate(C, 'a', 'pa', { vm: 'app-1', hostname: 'app-1' });
     expect(got.created).toBe(true);
     const addr = got.allocation.address;
     expect((await a.listAllocations(C, 'a', 'pa')).items.map((x) => x.address)).toContain(addr);

@@ -189,11 +189,11 @@ export const routes: Route[] = [
         path: `${base}/addresses/{address}`,
         operationId: id('update', 'Address'),
         tag: 'Addresses',
-        summary: `Change the MAC, hostname, tags or metadata of an allocation ${where} (null removes mac/hostname)`,
+        summary: `Change the MAC, hostname, tags or metadata of an allocation ${where} (null removes mac/hostname; a MAC or hostname held by another allocation: 409)`,
         params: address,
         query: S.NoQuery,
         body: S.AllocationPatchBody,
-        responses: { 200: { description: 'the changed allocation', schema: S.Allocation }, ...problems(400, 404) },
+        responses: { 200: { description: 'the changed allocation', schema: S.Allocation }, ...problems(400, 404, 409) },
         async handle({ ipam, params, body, call }) {
           return json(200, await ipam.updateAllocation(params.cloud!, params.address!, body, call, params.zone));
         },

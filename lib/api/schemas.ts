@@ -11,8 +11,11 @@ extendZodWithOpenApi({ ZodType: z.ZodType } as unknown as typeof z); // only Zod
 export const Name = z.string().regex(NAME_RE, 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
 export const HolderId = z.string().regex(HOLDER_ID_RE, 'must be 1-128 characters of [A-Za-z0-9._:-]');
 export const AllocationName = z.string().regex(ALLOCATION_NAME_RE, 'must be 1-128 characters of [A-Za-z0-9._:-]');
-const MacAddress = z.string().regex(MAC_RE, 'must be a MAC address like 52:54:00:12:34:56');
-const HostName = z.string().regex(HOSTNAME_RE, 'must be a host name like web-1042 or web-1042.prod.example.com');
+const MacAddress = z.string().regex(MAC_RE, 'must be a MAC address like 52:54:00:12:34:56').openapi({ description: 'unique per network (for a pool outside networks: per pool); a MAC held already: 409 MacTaken' });
+const HostName = z
+  .string()
+  .regex(HOSTNAME_RE, 'must be a host name like web-1042 or web-1042.prod.example.com')
+  .openapi({ description: "a single label (web-1042), or an FQDN in the pool's domain (web-1042.<domain>), else 400 HostnameOutsideDomain; unique within the domain (409 HostnameTaken)" });
 const DnsSettings = z.object({ domain: z.string().regex(DOMAIN_RE, 'must be a DNS domain like prod.example.com').max(253) }).strict();
 export const RangeText = z.string().min(1).max(128).openapi({ description: 'CIDR (10.0.0.0/16), span (10.1.0.10-10.1.0.99) or single address; IPv4 or IPv6', example: '10.0.0.0/24' });
 export const Tags = z.record(z.string().min(1).max(LIMITS.tagKey), z.string().max(LIMITS.tagValue)).refine((t) => Object.keys(t).length <= LIMITS.tags, `at most ${LIMITS.tags} tags`);

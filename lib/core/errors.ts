@@ -30,6 +30,9 @@ export type ErrorReason =
   | 'NetworkOverlap'
   | 'NetworkInUse'
   | 'DomainTaken'
+  | 'MacTaken'
+  | 'HostnameTaken'
+  | 'HostnameOutsideDomain'
   | 'NoNetwork'
   | 'Contention';
 
@@ -59,6 +62,9 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   NetworkOverlap: 'Conflict',
   NetworkInUse: 'Conflict',
   DomainTaken: 'Conflict',
+  MacTaken: 'Conflict',
+  HostnameTaken: 'Conflict',
+  HostnameOutsideDomain: 'InvalidInput',
   NoNetwork: 'Conflict',
   Contention: 'TooBusy',
 };

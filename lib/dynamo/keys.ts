@@ -21,7 +21,7 @@ export function parseBaseKey(k: string): { family: Family; base: bigint } {
 export const offsetKey = (o: number) => o.toString(16).padStart(2, '0');
 
 /** The key prefixes, for code that recognises an item by its keys (the stream consumer, repair). */
-export const PREFIX = { cloud: 'CLOUD#', pool: 'POOL#', network: 'NET#', chunk: 'CHUNK#', chunkMeta: 'META#', allocation: 'ADDR#' } as const;
+export const PREFIX = { cloud: 'CLOUD#', pool: 'POOL#', network: 'NET#', chunk: 'CHUNK#', chunkMeta: 'META#', allocation: 'ADDR#', mac: 'MAC#', fqdn: 'FQDN#' } as const;
 
 export const keys = {
   cloud: (cloud: string) => ({ pk: `${PREFIX.cloud}${cloud}`, sk: '#META' }),
@@ -39,4 +39,8 @@ export const keys = {
   holderGsi: (cloud: string, h: Holder) => `HOLDER#${cloud}#${h.kind}#${h.id}`,
   environment: (cloud: string, name: string) => ({ pk: `ENV#${cloud}#${name}`, sk: 'ENV' }),
   held: (poolUid: string, h: Holder, name: string) => ({ pk: `HELD#${poolUid}#${h.kind}#${h.id}#${name}`, sk: 'HELD' }),
+  /** A MAC's claim in its scope (`net#<zone>#<network>` or a pool uid). */
+  mac: (cloud: string, scope: string, mac: string) => ({ pk: `${PREFIX.mac}${cloud}#${scope}#${mac}`, sk: 'MAC' }),
+  /** An FQDN's claim (lowercased, no trailing dot). */
+  fqdn: (cloud: string, fqdn: string) => ({ pk: `${PREFIX.fqdn}${cloud}#${fqdn}`, sk: 'FQDN' }),
 };

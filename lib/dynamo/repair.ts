@@ -7,6 +7,9 @@
  *  - each chunk's free-slot set (`used`) = offsets of its allocated records (blocks expanded)
  *    plus quarantined offsets; missing chunk items are created;
  *  - claims (`HELD#`): one per allocated record, none for anything else;
+ *  - uniqueness claims (`MAC#`, `FQDN#`): one per MAC and hostname an allocated record holds under its
+ *    pool's current network and domain; when two records want one (a replica caught between a release
+ *    and the next allocation), the one the claim already points at keeps it, else the earliest;
  *  - each pool's counter shards: the sum equals the allocated addresses.
  *
  * It reads the whole table once (a Scan) and writes only what differs. Run it before serving.
@@ -16,7 +19,10 @@ import { parseRange } from '../core/ip.js';
 import type { Family } from '../core/ip.js';
 import type { DynamoStore } from './store.js';
 import { CHUNK_SIZE } from '../core/chunk.js';
-import { AllocationEntity, ChunkEntity, ClaimEntity, ShardEntity, type Item } from './entities/index.js';
+import { domainOf, type Network } from '../core/network.js';
+import type { Pool } from '../core/model.js';
+import { claimRef, claimsOf, type UniqueClaim } from '../core/uniqueness.js';
+import { AllocationEntity, ChunkEntity, ClaimEntity, ShardEntity, UniqueEntity, type Item } from './entities/index.js';
 import { chunkBaseOf, offsetIn, parseBaseKey, PREFIX } from './keys.js';
 
 export interface RepairReport {
@@ -25,6 +31,10 @@ export interface RepairReport {
   chunksFixed: number;
   claimsCreated: number;
   claimsDeleted: number;
+  /** MAC and FQDN claims written, deleted, and wanted by more than one allocation. */
+  uniqueCreated: number;
+  uniqueDeleted: number;
+  uniqueConflicts: number;
   countersFixed: number;
 }
 
@@ -35,6 +45,8 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
   const chunks = new Map<string, Item>(); // pk|sk -> chunk item
   const allocations: Item[] = [];
   const claims = new Map<string, Item>(); // pk -> held item
+  const uniques = new Map<string, Item>(); // pk -> MAC or FQDN claim
+  const networks: Item[] = [];
   let start: Item | undefined;
   do {
     const r = await doc.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }));
@@ -44,11 +56,14 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
       else if (i.type === 'chunk') chunks.set(`${i.pk}|${i.sk}`, i);
       else if (i.type === 'allocation' && AllocationEntity.isAllocated(i)) allocations.push(i);
       else if (i.type === 'held') claims.set(i.pk, i);
+      else if (UniqueEntity.is(i)) uniques.set(i.pk, i);
+      else if (i.type === 'network') networks.push(i);
     }
     start = r.LastEvaluatedKey;
   } while (start);
 
-  const report: RepairReport = { pools: pools.size, allocations: 0, chunksFixed: 0, claimsCreated: 0, claimsDeleted: 0, countersFixed: 0 };
+  const report: RepairReport = { pools: pools.size, allocations: 0, chunksFixed: 0, claimsCreated: 0, claimsDeleted: 0, uniqueCreated: 0, uniqueDeleted: 0, uniqueConflicts: 0, countersFixed: 0 };
+  const wantUnique = new Map<string, { claim: UniqueClaim; a: Item }>();
   const wantUsed = new Map<string, { pool: Item; base: bigint; used: Set<number>; blocks: Map<number, string> }>();
   const allocatedPerPool = new Map<string, bigint>();
   const wantClaims = new Map<string, Item>();
@@ -70,6 +85,21 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     }
     const claim = ClaimEntity.toItem(AllocationEntity.fromItem(a), a.poolUid);
     wantClaims.set(claim.pk, claim);
+    if (a.mac !== undefined || a.hostname !== undefined) {
+      const p = pool as Pool;
+      const domain = domainOf(p, networks.filter((n) => n.cloud === p.cloud) as Network[]);
+      for (const c of claimsOf(p, AllocationEntity.fromItem(a), domain)) {
+        const pk = UniqueEntity.key(c).pk;
+        const other = wantUnique.get(pk);
+        if (other) {
+          report.uniqueConflicts++;
+          const ref = uniques.get(pk)?.ref;
+          const keepOther = ref === claimRef(other.a.poolUid, other.a as { address: string; allocatedAt: string }) || (ref !== claimRef(a.poolUid, a as { address: string; allocatedAt: string }) && other.a.allocatedAt <= a.allocatedAt);
+          if (keepOther) continue;
+        }
+        wantUnique.set(pk, { claim: c, a });
+      }
+    }
   }
 
   // Chunks: used = allocated offsets + quarantined offsets; nothing else.
@@ -109,6 +139,18 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
       report.claimsDeleted++;
     }
   }
+  for (const [pk, { claim, a }] of wantUnique) {
+    if (uniques.get(pk)?.ref !== claimRef(a.poolUid, a as { address: string; allocatedAt: string })) {
+      writes.push({ PutRequest: { Item: UniqueEntity.toItem(claim, AllocationEntity.fromItem(a), a.poolUid) } });
+      report.uniqueCreated++;
+    }
+  }
+  for (const [pk, u] of uniques) {
+    if (!wantUnique.has(pk) && pools.has(u.poolUid)) {
+      writes.push({ DeleteRequest: { Key: { pk, sk: u.sk } } });
+      report.uniqueDeleted++;
+    }
+  }
   for (let i = 0; i < writes.length; i += 25) {
     let pending = writes.slice(i, i + 25);
     while (pending.length) {
@@ -136,6 +178,6 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     }
     report.countersFixed++;
   }
-  log(`repair: ${report.pools} pools, ${report.allocations} allocations; fixed ${report.chunksFixed} chunks, ${report.countersFixed} pool counters; claims +${report.claimsCreated} -${report.claimsDeleted}`);
+  log(`repair: ${report.pools} pools, ${report.allocations} allocations; fixed ${report.chunksFixed} chunks, ${report.countersFixed} pool counters; claims +${report.claimsCreated} -${report.claimsDeleted}; MAC/FQDN claims +${report.uniqueCreated} -${report.uniqueDeleted}${report.uniqueConflicts ? ` (${report.uniqueConflicts} wanted twice: the older allocation keeps it)` : ''}`);
   return report;
 }

@@ -28,14 +28,16 @@ import { parseAddress, type Family } from '../core/ip.js';
 import type { DnsSettings, StoredDnsSettings } from '../core/dns.js';
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
 import type { Network } from '../core/network.js';
-import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store } from '../engine/store.js';
-import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, DnsSettingsEntity, dynamoValue, EnvironmentEntity, LimitsEntity, NetworkEntity, PoolEntity, ShardEntity, type Item } from './entities/index.js';
+import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, ClaimConflict, ClaimOwner, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store, UniqueClaim } from '../engine/store.js';
+import { claimRef, claimText } from '../core/uniqueness.js';
+import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, DnsSettingsEntity, dynamoValue, EnvironmentEntity, LimitsEntity, NetworkEntity, PoolEntity, ShardEntity, UniqueEntity, type Item } from './entities/index.js';
 import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
 import { ReadBarrier } from './barrier.js';
 import { Lanes } from '../core/lanes.js';
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Reasons = { Code?: string; Item?: Record<string, any> }[];
 type ItemKey = { pk: string; sk: string };
 const keyId = (k: ItemKey) => `${k.pk}\n${k.sk}`;
 /** Single-item reads in flight at once before concurrent ones are grouped (DynamoStore.reads). */
@@ -356,6 +358,7 @@ export class DynamoStore implements Store {
           ExpressionAttributeValues: { ':n': c.addressCount, ':one': 1, ':e': pool.epoch, ':now': Date.now() },
         },
       },
+      ...this.claimPuts(c.claims ?? [], a, pool),
     ];
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -371,6 +374,8 @@ export class DynamoStore implements Store {
         const held = raw ? ClaimEntity.fromItem(raw) : undefined;
         return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, parseAddress(held.address).value) : undefined };
       }
+      const claim = this.claimConflict(reasons, n + 3, c.claims ?? []);
+      if (claim) return claim;
       if (failed(n + 2)) return { ok: false, reason: 'epoch' };
       for (let i = 0; i < n; i++) if (failed(i)) return { ok: false, reason: 'chunk', base: c.chunks[i]!.base, state: ChunkEntity.fromItem(rawItem(reasons[i]?.Item)) };
       if (failed(n)) {
@@ -389,6 +394,7 @@ export class DynamoStore implements Store {
       items.push(
         { Put: { TableName: this.table, Item: AllocationEntity.toItem(a, pool, c.chunk.base + BigInt(c.chunk.offsets[i]!)), ...AllocationEntity.freeCondition(c.now ?? Date.now()) } },
         { Put: { TableName: this.table, Item: ClaimEntity.toItem(a, pool.uid), ConditionExpression: 'attribute_not_exists(pk)' } },
+        ...this.claimPuts(c.claims?.[i] ?? [], a, pool),
       );
     });
     items.push({
@@ -403,18 +409,32 @@ export class DynamoStore implements Store {
     return this.tx(items);
   }
 
-  async importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[]): Promise<void> {
-    const puts: Item[] = [ChunkEntity.toItem(pool, base, { used: offsets, version: 1 })];
+  async importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[], claims: UniqueClaim[][] = []): Promise<{ ok: true } | ClaimConflict> {
+    const puts: { put: TxItem; claim?: UniqueClaim }[] = [{ put: { Put: { TableName: this.table, Item: ChunkEntity.toItem(pool, base, { used: offsets, version: 1 }) } } }];
     allocations.forEach((a, i) => {
-      puts.push(AllocationEntity.toItem(a, pool, base + BigInt(offsets[i]!)));
-      puts.push(ClaimEntity.toItem(a, pool.uid));
+      puts.push({ put: { Put: { TableName: this.table, Item: AllocationEntity.toItem(a, pool, base + BigInt(offsets[i]!)) } } });
+      puts.push({ put: { Put: { TableName: this.table, Item: ClaimEntity.toItem(a, pool.uid) } } });
+      // A uniqueness claim may be held in its network or domain by another pool's allocation: put only
+      // if free or already this allocation's (a repeated group), so a repeat stays harmless.
+      for (const c of claims[i] ?? []) puts.push({ put: { Put: { TableName: this.table, Item: UniqueEntity.toItem(c, a, pool.uid), ...UniqueEntity.mine(claimRef(pool.uid, a)) } }, claim: c });
     });
     // Transactions of 100 puts, not batch writes: DynamoDB Local commits (and syncs) a batch write per
     // item but a transaction once, so an import loads 1.8x faster there; each group of 100 is all or nothing.
-    // Nothing else writes these items while the pool is fenced: a conflict or a 5xx is only retried.
-    const groups: Item[][] = [];
+    // Nothing else writes the pool's items while it is fenced: a conflict or a 5xx is only retried.
+    const groups: (typeof puts)[] = [];
     for (let i = 0; i < puts.length; i += 100) groups.push(puts.slice(i, i + 100));
-    await Promise.all(groups.map((group) => retryPassing(() => this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Item) => ({ Put: { TableName: this.table, Item } })) })))));
+    let conflict: ClaimConflict | undefined;
+    await Promise.all(
+      groups.map((group) =>
+        retryPassing(() => this.doc.send(new TransactWriteCommand({ TransactItems: group.map((g) => g.put) }))).catch((e) => {
+          const reasons = cancellation(e);
+          const found = reasons && this.claimConflict(reasons, 0, group.map((g) => g.claim));
+          if (!found) throw e;
+          conflict ??= found;
+        }),
+      ),
+    );
+    return conflict ?? { ok: true };
   }
 
   async finishImport(prev: Pool, next: Pool, shards: ShardState[], counts: bigint[]): Promise<'ok' | 'raced'> {
@@ -448,7 +468,9 @@ export class DynamoStore implements Store {
         chunks.set(ch.base, seen ? { ...seen, offsets: [...seen.offsets, ...ch.offsets] } : ch);
       }
     }
-    return this.tx([
+    // Each member's uniqueness claims go too, those that still point at it (txLeaving).
+    const leaving = group.flatMap((c) => this.claimDeletes(c.claims ?? [], claimRef(pool.uid, c.allocation)));
+    return this.txLeaving(leaving, [
       ...group.flatMap((c) => this.releasedItems(c)),
       ...[...chunks.values()].map((ch) => this.chunkUpdate(pool, ch, 'release', quarantineUntil)),
       {
@@ -490,6 +512,57 @@ export class DynamoStore implements Store {
       },
       { Delete: { TableName: this.table, Key: ClaimEntity.key(pool.uid, a), ConditionExpression: 'address = :addr', ExpressionAttributeValues: { ':addr': a.address } } },
     ];
+  }
+
+  /** Puts of the allocation's uniqueness claims, each only if nobody holds it. */
+  private claimPuts(claims: UniqueClaim[], a: Allocation, pool: Pool): TxItem[] {
+    return claims.map((c) => ({ Put: { TableName: this.table, Item: UniqueEntity.toItem(c, a, pool.uid), ...UniqueEntity.take } }));
+  }
+
+  /** Deletes of claims, each only if it is free already or points at the allocation `ref`. */
+  private claimDeletes(claims: UniqueClaim[], ref: string): TxItem[] {
+    return claims.map((c) => ({ Delete: { TableName: this.table, Key: UniqueEntity.key(c), ...UniqueEntity.mine(ref) } }));
+  }
+
+  /** The first claim (items from `at` on, in the order of `claims`) whose put failed, with its holder. */
+  private claimConflict(reasons: Reasons, at: number, claims: (UniqueClaim | undefined)[]): ClaimConflict | undefined {
+    for (let j = 0; j < claims.length; j++) {
+      const r = reasons[at + j];
+      const claim = claims[j];
+      const held = r?.Code === 'ConditionalCheckFailed' ? rawItem(r.Item) : undefined;
+      if (claim && held) return { ok: false, reason: 'claim', claim, owner: UniqueEntity.ownerOf(held) };
+    }
+    return undefined;
+  }
+
+  /**
+   * A transaction that also gives up claims (`leaving`, appended): a claim that points at another
+   * allocation (an allocation made before claims existed shares the value) is not this one's to
+   * delete, so when only such deletes fail, the transaction goes again without them.
+   */
+  private async txLeaving(leaving: TxItem[], items: TxItem[], tried?: { ok: false; reasons: Reasons }): Promise<'ok' | 'raced'> {
+    const out = tried ?? (await this.send([...items, ...leaving]));
+    if (out.ok) return 'ok';
+    const kept = leaving.filter((_, j) => out.reasons[items.length + j]?.Code !== 'ConditionalCheckFailed');
+    const onlyLeaving = out.reasons.every((r, i) => i >= items.length || r.Code === 'None' || r.Code === undefined);
+    if (!onlyLeaving || kept.length === leaving.length) return 'raced';
+    return (await this.send([...items, ...kept])).ok ? 'ok' : 'raced';
+  }
+
+  async claimOwners(claims: UniqueClaim[]): Promise<Map<string, ClaimOwner>> {
+    const out = new Map<string, ClaimOwner>();
+    for (const i of await this.batchGet(claims.map((c) => UniqueEntity.key(c)))) out.set(claimText(UniqueEntity.claimOf(i)), UniqueEntity.ownerOf(i));
+    return out;
+  }
+
+  async dropClaim(claim: UniqueClaim, owner: ClaimOwner): Promise<'ok' | 'raced'> {
+    try {
+      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: UniqueEntity.key(claim), ...UniqueEntity.stillAt(owner.ref) }));
+      return 'ok';
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return 'raced';
+      throw e;
+    }
   }
 
   async getAllocationAt(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
@@ -540,7 +613,7 @@ export class DynamoStore implements Store {
     return out;
   }
 
-  async updateAllocation(pool: Pool, prev: Allocation, next: Allocation): Promise<'ok' | 'raced'> {
+  async updateAllocation(pool: Pool, prev: Allocation, next: Allocation, claims: { drop: UniqueClaim[]; add: UniqueClaim[] } = { drop: [], add: [] }): Promise<'ok' | 'raced' | ClaimConflict> {
     const value = parseAddress(prev.address).value;
     const names: Record<string, string> = { '#st': 'state', '#v': 'version' };
     const values: Record<string, unknown> = { ':allocated': 'allocated', ':v': prev.version, ':next': next.version };
@@ -554,7 +627,7 @@ export class DynamoStore implements Store {
         sets.push(`#${f} = :${f}`);
       }
     }
-    return this.tx([
+    const items: TxItem[] = [
       {
         Update: {
           TableName: this.table,
@@ -574,7 +647,13 @@ export class DynamoStore implements Store {
           ExpressionAttributeValues: { ':now': Date.now() },
         },
       },
-    ]);
+      ...this.claimPuts(claims.add, next, pool),
+    ];
+    const leaving = this.claimDeletes(claims.drop, claimRef(pool.uid, prev));
+    const out = await this.send([...items, ...leaving]);
+    if (out.ok) return 'ok';
+    // A new claim someone holds is the answer (409 unless stale); else maybe only leaving claims failed.
+    return this.claimConflict(out.reasons, 2, claims.add) ?? this.txLeaving(leaving, items, out);
   }
 
   async getEnvironment(cloud: string, name: string): Promise<EnvironmentRecord | undefined> {
@@ -627,15 +706,23 @@ export class DynamoStore implements Store {
     } while (start);
   }
 
-  private async tx(items: TxItem[]): Promise<'ok' | 'raced'> {
+  /** One transaction; the cancellation reasons when it is cancelled. */
+  private async send(items: TxItem[]): Promise<{ ok: true } | { ok: false; reasons: Reasons }> {
+    return this.tx(items, (reasons) => ({ ok: false as const, reasons }), { ok: true as const });
+  }
+
+  private async tx(items: TxItem[]): Promise<'ok' | 'raced'>;
+  private async tx<T, U>(items: TxItem[], cancelled: (reasons: Reasons) => U, ok: T): Promise<T | U>;
+  private async tx(items: TxItem[], cancelled: (reasons: Reasons) => unknown = () => 'raced', ok: unknown = 'ok'): Promise<unknown> {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
       const first = items[0]!;
       const key = (first.Put?.Item ?? first.Update?.Key ?? first.Delete?.Key ?? first.ConditionCheck?.Key) as { pk: string; sk: string } | undefined;
       if (key) await this.settled({ pk: key.pk, sk: key.sk });
-      return 'ok';
+      return ok;
     } catch (e) {
-      if (cancellation(e)) return 'raced';
+      const reasons = cancellation(e);
+      if (reasons) return cancelled(reasons);
       throw e;
     }
   }

@@ -16,6 +16,8 @@ import { allocationRecord, type RecordFields } from './records.js';
 import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
+import { claimConflict, claimsFor } from './claims.js';
+import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 
 
 export class Allocations {
@@ -30,6 +32,7 @@ export class Allocations {
       refreshPool = false;
       if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
       const geo = this.e.cache.geometry(pool);
+      const claims = await claimsFor(this.e, pool, fields);
       const prefix = checkPrefix(pool.family, req.prefixLength ?? wanted?.prefixLength ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family];
       const size = blockSize(pool.family, prefix);
       let plan: ChunkChange[];
@@ -55,7 +58,7 @@ export class Allocations {
         ({ plan, start } = picked);
       }
       const allocation = allocationRecord(pool, start, prefix, fields, ctx, new Date(this.e.now()).toISOString());
-      const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size, now: this.e.now() });
+      const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size, now: this.e.now(), claims });
       if (out.ok) {
         for (const ch of plan) this.e.cache.noteTaken(pool, ch);
         return { allocation, created: true };
@@ -81,6 +84,12 @@ export class Allocations {
           this.e.cache.learnQuarantine(pool, out.value, chunkBaseOf(out.value), out.until);
           if (wanted) throw new IpamError('AddressTaken', `${formatAddress(pool.family, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: formatAddress(pool.family, out.value) });
           return AGAIN;
+        }
+        case 'claim': {
+          // The MAC or hostname is held: 409, unless the claim was stale (dropped: try again).
+          const err = await claimConflict(this.e, out, pool.zone);
+          if (err === 'stale') return AGAIN;
+          throw err;
         }
         case 'taken':
         case 'contention':
@@ -236,7 +245,18 @@ export class Allocations {
       // Nothing would change: no write, no version, no security event.
       if (stableJson([next.mac, next.hostname, next.tags, next.metadata]) === stableJson([prev.mac, prev.hostname, prev.tags, prev.metadata])) return prev;
       const pool = await this.e.cache.requirePool(prev.cloud, prev.zone, prev.pool);
-      return (await this.e.store.updateAllocation(pool, prev, next)) === 'ok' ? next : RACED;
+      // The claims that change: the old MAC's or name's given up, the new one's taken, in the same transaction.
+      const domain = prev.hostname !== undefined || next.hostname !== undefined ? await this.e.domainOf(pool) : undefined;
+      if (hostname) checkHostnameIn(hostname, domain, `pool ${pool.cloud}/${pool.zone}/${pool.name}`);
+      const before = claimsOf(pool, prev, domain);
+      const after = claimsOf(pool, next, domain);
+      const claims = { drop: before.filter((c) => !after.some((d) => sameClaim(c, d))), add: after.filter((c) => !before.some((d) => sameClaim(c, d))) };
+      const out = await this.e.store.updateAllocation(pool, prev, next, claims);
+      if (out === 'ok') return next;
+      if (out === 'raced') return RACED;
+      const err = await claimConflict(this.e, out, prev.zone);
+      if (err === 'stale') return AGAIN;
+      throw err;
     });
   }
 

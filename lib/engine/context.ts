@@ -16,6 +16,11 @@ export interface Engine {
   readonly shards: number;
   /** Group-commit slots per pool (0: off). */
   readonly groupCommit: number;
+  /**
+   * The forward DNS domain of a pool's hosts (hostnames are labels or FQDNs in it, unique in it), or
+   * undefined: then hostnames are labels and claim nothing.
+   */
+  readonly domainOf: (pool: Pool) => Promise<string | undefined>;
 }
 
 /** The pool's size, allocated and free addresses, from its counter shards. */

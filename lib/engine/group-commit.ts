@@ -13,6 +13,8 @@ import type { ChunkChange } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, normalizeMac } from '../core/validate.js';
 import type { Engine } from './context.js';
 import type { Allocations } from './allocations.js';
+import { claimsFor } from './claims.js';
+import type { UniqueClaim } from '../core/uniqueness.js';
 
 /** A single-address allocation, validated, waiting for its group's transaction. */
 interface Waiting {
@@ -24,6 +26,10 @@ interface Waiting {
 }
 
 const GROUP_MAX = 48; // 2 items each + chunk + shard: 98 of a transaction's 100
+/** A transaction's item limit, less the group's chunk and shard items. */
+const GROUP_ITEMS = 100 - 2;
+/** Items a member may add: record, holder claim, and at most a MAC and a hostname claim. */
+const itemsOf = (w: Waiting) => 2 + (w.fields.mac !== undefined ? 1 : 0) + (w.fields.hostname !== undefined ? 1 : 0);
 
 export class GroupCommit {
   private readonly groups = new Map<string, { queue: Waiting[]; inflight: number }>();
@@ -72,15 +78,19 @@ export class GroupCommit {
 
   private drain(key: string, g: { queue: Waiting[]; inflight: number }) {
     while (g.queue.length > 0 && g.inflight < this.e.groupCommit) {
-      // One claim per (holder, name) in a transaction: a repeated request waits for the next group,
-      // where it finds the first one's claim and gets the same address back.
+      // One claim per (holder, name), per MAC and per host name in a transaction: a repeated request
+      // waits for the next group, where it finds the first one's claim (the same address back, or 409).
       const group: Waiting[] = [];
       const seen = new Set<string>();
       const later: Waiting[] = [];
+      let items = 0;
       for (const w of g.queue) {
-        const k = `${w.fields.holder.kind}#${w.fields.holder.id}#${w.fields.name}`;
-        if (group.length < GROUP_MAX && !seen.has(k)) {
-          seen.add(k);
+        const ks = [`holder#${w.fields.holder.kind}#${w.fields.holder.id}#${w.fields.name}`];
+        if (w.fields.mac !== undefined) ks.push(`mac#${w.fields.mac}`);
+        if (w.fields.hostname !== undefined) ks.push(`host#${w.fields.hostname.split('.')[0]}`);
+        if (group.length < GROUP_MAX && items + itemsOf(w) <= GROUP_ITEMS && !ks.some((k) => seen.has(k))) {
+          for (const k of ks) seen.add(k);
+          items += itemsOf(w);
           group.push(w);
         } else later.push(w);
       }
@@ -109,7 +119,10 @@ export class GroupCommit {
       const { req } = group[0]!;
       const pool = await this.e.cache.requirePool(req.cloud, req.zone, req.pool);
       const prefix = pool.prefixLength ?? BITS[pool.family];
-      const single = group.filter((w) => (w.req.prefixLength ?? prefix) === BITS[pool.family]);
+      // A member whose hostname the pool refuses goes on its own, to get its own 400.
+      const claims = new Map<Waiting, UniqueClaim[]>();
+      for (const w of group) await claimsFor(this.e, pool, w.fields).then((c) => claims.set(w, c), () => undefined);
+      const single = group.filter((w) => (w.req.prefixLength ?? prefix) === BITS[pool.family] && claims.has(w));
       const others = group.filter((w) => !single.includes(w));
       const geo = this.e.cache.geometry(pool);
       const picked = pool.importing || single.length < 2 ? undefined : await this.allocations.pick(pool, geo, 1n, BITS[pool.family]);
@@ -128,7 +141,11 @@ export class GroupCommit {
       // A group is an optimisation, never a shared fate: if its transaction cannot even be sent (one
       // member's record the store refuses, a store error), every member is tried on its own and gets
       // its own answer, exactly as without group commit.
-      const outcome = await this.e.store.commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards), now: this.e.now() }).catch(() => 'failed' as const);
+      // A held MAC or hostname cancels the transaction: then every member goes on its own, and only
+      // the one whose claim is held gets a 409.
+      const outcome = await this.e.store
+        .commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards), now: this.e.now(), claims: members.map((w) => claims.get(w)!) })
+        .catch(() => 'failed' as const);
       if (outcome === 'ok') {
         this.e.cache.noteTaken(pool, chunk);
         members.forEach((w, i) => w.resolve({ allocation: allocations[i]!, created: true }));

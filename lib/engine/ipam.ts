@@ -62,6 +62,8 @@ export class Ipam {
       maxAttempts: opts.maxAttempts ?? 40,
       shards: opts.shards ?? 16,
       groupCommit: opts.groupCommit ?? 4,
+      // A pool in a network: the network's domain (a pool in a network has none of its own); else the pool's.
+      domainOf: async (pool) => (pool.network === undefined ? pool.dns?.domain : (await this.networks.networkOf(pool.cloud, pool.zone, pool.name))?.dns?.domain),
     };
     this.pools = new Pools(e);
     this.networks = new Networks(e);

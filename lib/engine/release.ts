@@ -15,6 +15,7 @@ import type { Engine } from './context.js';
 import type { Allocations } from './allocations.js';
 import { poolKey } from './cache.js';
 import { Lanes, type Waiter } from '../core/lanes.js';
+import { claimsOf } from '../core/uniqueness.js';
 
 /** A found single-address allocation to release, and the call that releases it. */
 interface Releasing {
@@ -23,9 +24,9 @@ interface Releasing {
 }
 
 /**
- * Releases in one group transaction at most: each writes 2 items (allocation, claim), a chunk item
- * per chunk touched (at most one each) and one shard for the group, well under the 100 of a
- * transaction, with room for more items per release.
+ * Releases in one group transaction at most: each writes 2 to 4 items (allocation, claim, MAC and
+ * FQDN claims), a chunk item per chunk touched (at most one each) and one shard for the group: at
+ * most 81 of a transaction's 100.
  */
 const RELEASE_GROUP_MAX = 16;
 
@@ -81,7 +82,7 @@ export class Releases {
 
   private async releaseOne(a: Allocation, ctx: CallContext): Promise<'ok' | 'raced'> {
     const pool = await this.e.cache.requirePool(a.cloud, a.zone, a.pool);
-    const c = this.releaseCommit(pool, a, ctx, this.e.now());
+    const c = await this.releaseCommit(pool, a, ctx, this.e.now());
     const r = await this.e.store.commitRelease(c);
     for (const ch of c.chunks) this.e.cache.forgetChunk(pool, ch.base);
     return r;
@@ -94,7 +95,7 @@ export class Releases {
     const { a } = group[0]!.item;
     const pool = await this.e.cache.requirePool(a.cloud, a.zone, a.pool);
     const now = this.e.now();
-    const commits = group.map((w) => this.releaseCommit(pool, w.item.a, w.item.ctx, now));
+    const commits = await Promise.all(group.map((w) => this.releaseCommit(pool, w.item.a, w.item.ctx, now)));
     const outcome = await this.e.store.commitReleases(commits).catch(() => 'failed' as const);
     for (const c of commits) for (const ch of c.chunks) this.e.cache.forgetChunk(pool, ch.base);
     if (outcome === 'ok') group.forEach((w) => w.resolve('ok'));
@@ -102,10 +103,12 @@ export class Releases {
   }
 
   /** What releasing `a` writes, as of `now`. */
-  private releaseCommit(pool: Pool, a: Allocation, ctx: CallContext, now: number): ReleaseCommit {
+  private async releaseCommit(pool: Pool, a: Allocation, ctx: CallContext, now: number): Promise<ReleaseCommit> {
     const start = parseAddress(a.address).value;
     const size = blockSize(a.family, a.prefixLength);
     const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBaseOf(start), offsets: [offsetIn(start)] }] : blockChanges(start, size, a.cidr);
+    // Its MAC and hostname claims are given up with the address (those that still point at it).
+    const claims = a.mac !== undefined || a.hostname !== undefined ? claimsOf(pool, a, a.hostname === undefined ? undefined : await this.e.domainOf(pool)) : [];
     return {
       pool,
       allocation: a,
@@ -116,6 +119,7 @@ export class Releases {
       releasedAt: new Date(now).toISOString(),
       releasedBy: ctx.principal,
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+      claims,
     };
   }
 

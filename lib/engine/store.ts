@@ -7,8 +7,12 @@ import type { DnsSettings, StoredDnsSettings } from '../core/dns.js';
 import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
 import type { Network } from '../core/network.js';
 import type { ChunkChange, ChunkState } from '../core/chunk.js';
+import type { ClaimOwner, UniqueClaim } from '../core/uniqueness.js';
 
-export type { ChunkChange, ChunkState };
+export type { ChunkChange, ChunkState, ClaimOwner, UniqueClaim };
+
+/** A uniqueness claim (MAC, FQDN) is held by another allocation (`owner`, from the claim item). */
+export type ClaimConflict = { ok: false; reason: 'claim'; claim: UniqueClaim; owner: ClaimOwner };
 
 export interface ShardState {
   index: number;
@@ -25,6 +29,8 @@ export interface AllocationCommit {
   addressCount: bigint;
   /** The engine's clock (epoch ms): a tombstone quarantined until later than this refuses the address. */
   now?: number;
+  /** Uniqueness claims (MAC, FQDN) the allocation takes: one more item each, put if not held. */
+  claims?: UniqueClaim[];
 }
 
 /** Many allocations in one chunk, committed together (bulk loading). */
@@ -35,6 +41,8 @@ export interface BulkCommit {
   shard: number;
   /** As in AllocationCommit. */
   now?: number;
+  /** The uniqueness claims of each allocation (same order); a held one cancels the whole transaction. */
+  claims?: UniqueClaim[][];
 }
 
 export type CommitOutcome =
@@ -45,6 +53,7 @@ export type CommitOutcome =
   /** The address's tombstone (whatever pool released it) is still in quarantine until `until`. */
   | { ok: false; reason: 'quarantined'; value: bigint; until: number }
   | { ok: false; reason: 'epoch' }
+  | ClaimConflict
   | { ok: false; reason: 'contention' };
 
 export interface ReleaseCommit {
@@ -58,6 +67,8 @@ export interface ReleaseCommit {
   releasedAt: string;
   releasedBy: string;
   requestId?: string;
+  /** The uniqueness claims to give up: deleted if they point at this allocation (else left alone). */
+  claims?: UniqueClaim[];
 }
 
 /** An environment: its definition and the lease of whoever is applying or releasing it. */
@@ -119,10 +130,14 @@ export interface Store {
   /**
    * Releases of one pool's single addresses in one transaction, all or none (the engine's group
    * commit of releases); members that share a chunk share its update, with the same quarantineUntil.
+   * Each member's uniqueness claims are given up as in commitRelease.
    */
   commitReleases(group: ReleaseCommit[]): Promise<'ok' | 'raced'>;
-  /** Import: writes one chunk's free-slot item and its allocations as plain (unconditional) puts. */
-  importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[]): Promise<void>;
+  /**
+   * Import: writes one chunk's free-slot item and its allocations as plain (unconditional) puts, with
+   * the allocations' uniqueness claims (same order) put unless another allocation holds them.
+   */
+  importChunk(pool: Pool, base: bigint, offsets: number[], allocations: Allocation[], claims?: UniqueClaim[][]): Promise<{ ok: true } | ClaimConflict>;
   /** Import: ends it (pool item replaced, shards get the counts and the new epoch), fenced on the shards' seq. */
   finishImport(prev: Pool, next: Pool, shards: ShardState[], counts: bigint[]): Promise<'ok' | 'raced'>;
   /** All or none of the allocations; the chunk must still be at `chunk.expectVersion`. */
@@ -134,8 +149,15 @@ export interface Store {
   /** The pool's allocations in one chunk, from an offset on. */
   chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]>;
   byHolder(cloud: string, holder: Holder): Promise<Allocation[]>;
-  /** Changes mac/hostname/tags/metadata; stamps the pool's change clock. */
-  updateAllocation(pool: Pool, prev: Allocation, next: Allocation): Promise<'ok' | 'raced'>;
+  /**
+   * Changes mac/hostname/tags/metadata; stamps the pool's change clock. In the same transaction it
+   * deletes the claims in `claims.drop` that point at this allocation and puts those in `claims.add`.
+   */
+  updateAllocation(pool: Pool, prev: Allocation, next: Allocation, claims?: { drop: UniqueClaim[]; add: UniqueClaim[] }): Promise<'ok' | 'raced' | ClaimConflict>;
+  /** Who holds these claims (keyed by claimText), for those that are held. */
+  claimOwners(claims: UniqueClaim[]): Promise<Map<string, ClaimOwner>>;
+  /** Deletes a claim that no longer belongs to its allocation, if it still points where `owner` says. */
+  dropClaim(claim: UniqueClaim, owner: ClaimOwner): Promise<'ok' | 'raced'>;
   getEnvironment(cloud: string, name: string): Promise<EnvironmentRecord | undefined>;
   /** Writes the record if the stored one still has `expectToken` (null: none may exist). */
   putEnvironment(rec: EnvironmentRecord, expectToken: string | null): Promise<boolean>;

@@ -8,3 +8,4 @@ export { EnvironmentEntity } from './environment.js';
 export { NetworkEntity } from './network.js';
 export { PoolEntity } from './pool.js';
 export { ShardEntity } from './shard.js';
+export { UniqueEntity } from './unique.js';
