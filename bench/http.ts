@@ -164,9 +164,10 @@ async function main() {
 
     const check = await c.getPool('bench', 'z', 'http');
     const errors = phases.reduce((a, [, r]) => a + r.errors, 0);
-    const putRef = Math.min(putBefore.perSec, putAfter.perSec);
+    // The faster of the two PutItem phases (docs/benchmarks.md): a cold first phase must not flatter the ratios.
+    const putRef = Math.max(putBefore.perSec, putAfter.perSec);
     const ratios: [string, number, string][] = [
-      ['HTTP allocations / raw PutItem (the lower of before and after)', alloc.perSec / putRef, '≥ 0.6'],
+      ['HTTP allocations / raw PutItem (the faster of before and after)', alloc.perSec / putRef, '≥ 0.6'],
       ['HTTP allocations / engine in process', alloc.perSec / eng.perSec, '≥ 0.85'],
       ['HTTP allocations with MAC and hostname / plain HTTP allocations', claimed.perSec / alloc.perSec, '≥ 0.9'],
       ['HTTP releases / raw PutItem', release.perSec / putRef, '≥ 0.5'],

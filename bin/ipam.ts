@@ -390,12 +390,9 @@ program
       return printReleased(await c.releaseHolder(cloud, kind, (h.vm ?? h.vip)!, o.zone), `${kind}:${h.vm ?? h.vip}`);
     }
     if (!address) throw new IpamError('InvalidInput', 'give the address to release, or --all with --vm/--vip');
-    // Look it up first to say what was released; the release is guarded by that holder, so that what
-    // is printed is what was released even if the address changed hands in between.
+    // One request: the answer is the allocation as it was released (Prefer: return=representation).
     const guard = holder(o, false);
-    const held = await c.lookup(cloud, address, o.zone);
-    await c.release(cloud, address, Object.keys(guard).length ? guard : held.vm !== undefined ? { vm: held.vm } : { vip: held.vip! }, o.zone);
-    printReleased([held], address);
+    printReleased([await c.releaseReturning(cloud, address, Object.keys(guard).length ? guard : undefined, o.zone)], address);
   });
 
 program

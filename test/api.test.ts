@@ -118,6 +118,25 @@ describe('allocations over HTTP', () => {
     expect((await c.getPool('c2', 'app', 'p')).allocated).toBe('0');
   });
 
+  it('answers a release with the allocation as released when asked (Prefer: return=representation), and 204 otherwise', async () => {
+    const c = svc.client();
+    await c.createPool('c8', 'app', 'p', { ranges: ['10.8.0.0/24'] });
+    const a = (await c.allocate('c8', 'app', 'p', { vm: 'rep-1', name: 'eth0', hostname: 'rep-1' })).allocation;
+    const b = (await c.allocate('c8', 'app', 'p', { vm: 'rep-2' })).allocation;
+    const wrong = await c.request('DELETE', `/v1/clouds/c8/addresses/${a.address}`, { query: { vm: 'rep-2' }, headers: { prefer: 'return=representation' } }).catch((e) => e);
+    expect(wrong).toMatchObject({ status: 409, problem: { reason: 'HolderMismatch' } });
+    const rel = await c.request<any>('DELETE', `/v1/clouds/c8/zones/app/addresses/${a.address}`, { query: { vm: 'rep-1' }, headers: { prefer: 'handling=lenient, return=representation' } });
+    expect(rel.status).toBe(200);
+    expect(rel.headers.get('preference-applied')).toBe('return=representation');
+    expect(rel.body).toEqual(a);
+    expect(await c.releaseReturning('c8', b.address)).toEqual(b);
+    expect(await statusOf(c.releaseReturning('c8', b.address))).toBe(404);
+    const c3 = (await c.allocate('c8', 'app', 'p', { vm: 'rep-3' })).allocation;
+    const plain = await c.request('DELETE', `/v1/clouds/c8/addresses/${c3.address}`, { headers: { prefer: 'return=minimal' } });
+    expect(plain.status).toBe(204);
+    expect((await c.getPool('c8', 'app', 'p')).allocated).toBe('0');
+  });
+
   it('answers a repeat with other fields 409 IdempotentParameterMismatch naming them, an identical one 200, and changes nothing', async () => {
     const c = svc.client();
     await c.createPool('c9', 'app', 'p', { ranges: ['10.9.0.0/24'] });

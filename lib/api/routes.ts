@@ -57,6 +57,11 @@ export function poolOut(p: PoolView) {
 
 export const allocationOut = (a: AllocationModel) => a;
 
+/** Does the request ask for the changed resource in the answer (`Prefer: return=representation`, RFC 7240)? */
+export function prefersRepresentation(req: ApiRequest): boolean {
+  return (req.headers.prefer ?? '').split(',').some((p) => p.split(';')[0]!.trim().toLowerCase() === 'return=representation');
+}
+
 export const routes: Route[] = [
   {
     method: 'PUT',
@@ -199,13 +204,14 @@ export const routes: Route[] = [
         operationId: id('release', 'Address'),
         tag: 'Addresses',
         summary: `Release an address ${where}; ?vm= or ?vip= guards against releasing somebody else’s`,
+        description: 'With the header `Prefer: return=representation` the answer is 200 with the allocation as it was released (RFC 7240), so a caller learns what it released in the same request; otherwise 204.',
         params: address,
         query: S.HolderGuardQuery,
-        responses: { 204: { description: 'released' }, ...problems(400, 404, 409) },
-        async handle({ ipam, params, query, call }) {
+        responses: { 204: { description: 'released' }, 200: { description: 'released; with `Prefer: return=representation`: the allocation as it was', schema: S.Allocation }, ...problems(400, 404, 409) },
+        async handle({ ipam, params, query, call, req }) {
           const guard = query.vm !== undefined ? { kind: 'vm' as const, id: query.vm } : query.vip !== undefined ? { kind: 'vip' as const, id: query.vip } : undefined;
-          await ipam.release(params.cloud!, params.address!, guard, call, params.zone);
-          return empty();
+          const released = await ipam.release(params.cloud!, params.address!, guard, call, params.zone);
+          return prefersRepresentation(req) ? json(200, released, { 'preference-applied': 'return=representation' }) : empty();
         },
       },
       ...(['vm', 'vip'] as const).flatMap((kind): Route[] => [

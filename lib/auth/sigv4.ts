@@ -206,6 +206,22 @@ function signingKey(secret: string, date: string, region: string, service: strin
   return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
 }
 
+/**
+ * Signing keys already derived (4 HMACs each; a caller's key changes once a day), as the SDK signers
+ * keep theirs. Only keys of known callers with a scope that passed the checks get here: at most a
+ * caller's two dates around midnight, so the bound only guards against surprises.
+ */
+const signingKeys = new Map<string, Buffer>();
+function cachedSigningKey(secret: string, date: string, region: string, service: string): Buffer {
+  const id = `${date}/${region}/${service}/${secret}`;
+  let key = signingKeys.get(id);
+  if (!key) {
+    if (signingKeys.size >= 1024) signingKeys.clear();
+    signingKeys.set(id, (key = signingKey(secret, date, region, service)));
+  }
+  return key;
+}
+
 function constantTimeEqualHex(a: string, b: string): boolean {
   const ba = Buffer.from(a, 'latin1');
   const bb = Buffer.from(b, 'latin1');
@@ -456,7 +472,7 @@ function verify(req: SignedRequest, lookup: (accessKeyId: string) => Caller | un
   const method = String(req.method).toUpperCase();
   const tail = `${headerLines.join('\n')}\n\n${signedHeaderList}\n${bodyHash}`;
   const credentialScope = `${scope.date}/${scope.region}/${scope.service}/aws4_request`;
-  const key = signingKey(caller.secretAccessKey, scope.date, scope.region, scope.service);
+  const key = cachedSigningKey(caller.secretAccessKey, scope.date, scope.region, scope.service);
   const sign = (canonicalRequest: string) =>
     createHmac('sha256', key).update(`${ALGORITHM}\n${parsed.amzDate}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`, 'utf8').digest('hex');
 

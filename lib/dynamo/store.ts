@@ -33,13 +33,31 @@ import { claimRef, claimText } from '../core/uniqueness.js';
 import { AllocationEntity, ChunkEntity, ClaimEntity, CloudEntity, DnsSettingsEntity, dynamoValue, EnvironmentEntity, LimitsEntity, NetworkEntity, PoolEntity, ShardEntity, UniqueEntity, type Item } from './entities/index.js';
 import { baseKey, chunkBaseOf, keys, parseBaseKey, PREFIX } from './keys.js';
 import { retryPassing } from './retry.js';
+import { ReadBarrier } from './barrier.js';
+import { Lanes } from '../core/lanes.js';
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 type Reasons = { Code?: string; Item?: Record<string, any> }[];
+type ItemKey = { pk: string; sk: string };
+const keyId = (k: ItemKey) => `${k.pk}\n${k.sk}`;
+/** Single-item reads in flight at once before concurrent ones are grouped (DynamoStore.reads). */
+const READ_SLOTS = 2;
+
+/**
+ * `client` without the SDK's logger middleware, for a client built without a logger: the middleware
+ * still walks every input and output (its sensitive-data filter) for a logger that drops them, 1-6 %
+ * of the local service's CPU under load (bench:profile; most on the stream reader's big answers).
+ */
+export function withoutSdkLogger<C extends { middlewareStack: { remove(name: string): boolean } }>(client: C): C {
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
+}
 
 /** The document client the store speaks through, on a new client from `config` or on `client` (e.g. a traced one). */
 export function documentClient(config: DynamoDBClientConfig | DynamoDBClient = {}): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(config instanceof DynamoDBClient ? config : new DynamoDBClient(config), {
+  const client = config instanceof DynamoDBClient ? config : new DynamoDBClient(config);
+  if (!(config instanceof DynamoDBClient) && !config.logger) withoutSdkLogger(client);
+  return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: (s: string) => (Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s)) },
   });
@@ -61,23 +79,44 @@ function rawItem(item: Record<string, any> | undefined): Item | undefined {
 
 export interface DynamoStoreOptions {
   /**
-   * Read a written item back (strongly consistent) before a write is acknowledged. DynamoDB Local
-   * was seen to lose writes it had acknowledged 1-6 ms before a kill -9 (test/durability.test.ts);
-   * the read-back closes that window. Real DynamoDB needs no such barrier: the local service sets it.
+   * Read back (strongly consistent) before a write is acknowledged. DynamoDB Local was seen to lose
+   * transactions it had acknowledged 1-6 ms before a kill -9 (test/durability.test.ts): it commits them
+   * after answering, and a later read waits for that commit. Concurrent writes share one read
+   * (lib/dynamo/barrier.ts). Real DynamoDB needs no such barrier: the local service sets it.
    */
   readAfterWrite?: boolean;
 }
 
 export class DynamoStore implements Store {
+  /**
+   * Strongly consistent reads of one item on the request path (an allocation by address, the barrier's
+   * read), grouped when concurrent: while READ_SLOTS are in flight, the reads that arrive wait and go
+   * together in one BatchGetItem, sent after each of them arrived, so each still sees every write
+   * acknowledged before it (as a GetItem sent then would). Alone, a read is a GetItem as before.
+   */
+  private readonly reads = new Lanes<ItemKey, Item | undefined>({
+    slots: READ_SLOTS,
+    max: 100,
+    identity: keyId,
+    alone: async (Key) => (await this.doc.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true }))).Item,
+    together: async (group) => {
+      const found = new Map((await this.batchGet(group.map((w) => w.item))).map((i) => [keyId(i as ItemKey), i]));
+      for (const w of group) w.resolve(found.get(keyId(w.item)));
+    },
+  });
+
+  /** One read serves all the writes acknowledged before it was sent (lib/dynamo/barrier.ts says why). */
+  private readonly barrier = new ReadBarrier<ItemKey>((key) => this.reads.run('', key));
+
   constructor(
     readonly doc: DynamoDBDocumentClient,
     readonly table: string,
     readonly options: DynamoStoreOptions = {},
   ) {}
 
-  /** The durability barrier of `readAfterWrite` (a no-op on real DynamoDB). */
+  /** The durability barrier of `readAfterWrite` (a no-op on real DynamoDB): `key` was written, and is read back unless a shared read covers it. */
   private async settled(key: { pk: string; sk: string }): Promise<void> {
-    if (this.options.readAfterWrite) await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+    if (this.options.readAfterWrite) await this.barrier.pass(key);
   }
 
   // ---------- pools ----------
@@ -414,9 +453,43 @@ export class DynamoStore implements Store {
   }
 
   async commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'> {
+    return this.commitReleases([c]);
+  }
+
+  async commitReleases(group: ReleaseCommit[]): Promise<'ok' | 'raced'> {
+    const { pool, quarantineUntil } = group[0]!;
+    // One update per chunk item: a transaction may not name an item twice.
+    const chunks = new Map<bigint, ChunkChange>();
+    for (const c of group) {
+      if (c.pool.uid !== pool.uid || c.quarantineUntil !== quarantineUntil) throw new Error('a release group is of one pool, with one quarantineUntil');
+      for (const ch of c.chunks) {
+        const seen = chunks.get(ch.base);
+        if (seen && (seen.blockCidr !== undefined || ch.blockCidr !== undefined)) throw new Error('a block release shares no chunk update');
+        chunks.set(ch.base, seen ? { ...seen, offsets: [...seen.offsets, ...ch.offsets] } : ch);
+      }
+    }
+    // Each member's uniqueness claims go too, those that still point at it (txLeaving).
+    const leaving = group.flatMap((c) => this.claimDeletes(c.claims ?? [], claimRef(pool.uid, c.allocation)));
+    return this.txLeaving(leaving, [
+      ...group.flatMap((c) => this.releasedItems(c)),
+      ...[...chunks.values()].map((ch) => this.chunkUpdate(pool, ch, 'release', quarantineUntil)),
+      {
+        Update: {
+          TableName: this.table,
+          Key: keys.shard(pool.uid, group[0]!.shard),
+          UpdateExpression: 'ADD allocated :n, seq :one SET lastChange = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':n': -group.reduce((n, c) => n + c.addressCount, 0n), ':one': 1, ':now': Date.now() },
+        },
+      },
+    ]);
+  }
+
+  /** What a release writes of its own: its allocation becomes a tombstone (if unchanged since read), its claim goes. */
+  private releasedItems(c: ReleaseCommit): TxItem[] {
     const { pool, allocation: a } = c;
     const value = c.chunks[0]!.base + BigInt(c.chunks[0]!.offsets[0]!);
-    return this.txLeaving(this.claimDeletes(c.claims ?? [], claimRef(pool.uid, a)), [
+    return [
       {
         Update: {
           TableName: this.table,
@@ -438,17 +511,7 @@ export class DynamoStore implements Store {
         },
       },
       { Delete: { TableName: this.table, Key: ClaimEntity.key(pool.uid, a), ConditionExpression: 'address = :addr', ExpressionAttributeValues: { ':addr': a.address } } },
-      ...c.chunks.map((ch) => this.chunkUpdate(pool, ch, 'release', c.quarantineUntil)),
-      {
-        Update: {
-          TableName: this.table,
-          Key: keys.shard(pool.uid, c.shard),
-          UpdateExpression: 'ADD allocated :n, seq :one SET lastChange = :now',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':n': -c.addressCount, ':one': 1, ':now': Date.now() },
-        },
-      },
-    ]);
+    ];
   }
 
   /** Puts of the allocation's uniqueness claims, each only if nobody holds it. */
@@ -503,8 +566,8 @@ export class DynamoStore implements Store {
   }
 
   async getAllocationAt(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
-    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.allocation(cloud, family, value), ConsistentRead: true }));
-    return AllocationEntity.isAllocated(r.Item) ? AllocationEntity.fromItem(r.Item!) : undefined;
+    const item = await this.reads.run('', keys.allocation(cloud, family, value));
+    return AllocationEntity.isAllocated(item) ? AllocationEntity.fromItem(item!) : undefined;
   }
 
   async blocksCovering(cloud: string, family: Family, value: bigint): Promise<string[]> {

@@ -128,6 +128,12 @@ export interface Store {
   commitAllocation(c: AllocationCommit): Promise<CommitOutcome>;
   commitRelease(c: ReleaseCommit): Promise<'ok' | 'raced'>;
   /**
+   * Releases of one pool's single addresses in one transaction, all or none (the engine's group
+   * commit of releases); members that share a chunk share its update, with the same quarantineUntil.
+   * Each member's uniqueness claims are given up as in commitRelease.
+   */
+  commitReleases(group: ReleaseCommit[]): Promise<'ok' | 'raced'>;
+  /**
    * Import: writes one chunk's free-slot item and its allocations as plain (unconditional) puts, with
    * the allocations' uniqueness claims (same order) put unless another allocation holds them.
    */

@@ -38,6 +38,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
 import { LOCAL_CREDENTIALS } from './dynamodb-local.js';
+import { withoutSdkLogger } from '../dynamo/store.js';
 import { createSecurityEventsHandler, type SecurityEventSink, type SecurityEventsHandler } from '../events/handler.js';
 import type { SecurityEvent } from '../events/security.js';
 
@@ -143,7 +144,7 @@ export async function startStreamReader(opts: StreamReaderOptions): Promise<Stre
   const file = await EventFile.open(eventsPath, fail);
 
   const clientConfig = { endpoint: opts.endpoint, region: opts.region ?? 'us-east-1', credentials: opts.credentials ?? LOCAL_CREDENTIALS };
-  const streams: StreamsClientLike = opts.streamsClient ?? new DynamoDBStreamsClient(clientConfig);
+  const streams: StreamsClientLike = opts.streamsClient ?? withoutSdkLogger(new DynamoDBStreamsClient(clientConfig));
   const dynamodb = opts.streamArn ? undefined : new DynamoDBClient(clientConfig);
 
   let collecting: SecurityEvent[] | undefined;

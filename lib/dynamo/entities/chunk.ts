@@ -92,10 +92,13 @@ export const ChunkEntity = {
         sets.push('#blk = :blk');
       }
     } else {
-      if (quarantineUntil > 0 && ch.offsets.length === 1) {
-        names['#q'] = quarantineAttr(ch.offsets[0]!);
+      if (quarantineUntil > 0) {
+        // Single addresses (a group's may share the chunk): each stays used, in quarantine until then.
         values[':until'] = quarantineUntil;
-        sets.push('#q = :until');
+        ch.offsets.forEach((o, i) => {
+          names[`#q${i}`] = quarantineAttr(o);
+          sets.push(`#q${i} = :until`);
+        });
       } else {
         values[':oset'] = new Set(ch.offsets);
         deletes.push('#used :oset');

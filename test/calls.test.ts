@@ -1,0 +1,183 @@
+/**
+ * DynamoDB calls per operation (issue 14), counted by a middleware on the store's client, on the
+ * store as the local service runs it (read-after-write barrier on): what a lookup and a release cost,
+ * alone and under concurrency (group commit of releases, one shared barrier read).
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { ReadBarrier } from '../lib/dynamo/barrier.js';
+import { DynamoStore } from '../lib/dynamo/store.js';
+import { keys } from '../lib/dynamo/keys.js';
+import { parseAddress } from '../lib/core/ip.js';
+import { Ipam, type EngineOptions } from '../lib/engine/ipam.js';
+import { ctx, freshIpam, reasonOf } from './support.js';
+
+/** An engine over a barrier store whose DynamoDB calls are counted by command. */
+async function countedIpam(opts: EngineOptions = {}) {
+  const { doc, table } = await freshIpam();
+  const calls: Record<string, number> = {};
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls[context.commandName as string] = (calls[context.commandName as string] ?? 0) + 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'callCounter' },
+  );
+  const store = new DynamoStore(doc, table, { readAfterWrite: true });
+  // Pool definitions stay cached through each test: a re-read would be counted.
+  const ipam = new Ipam(store, { poolCacheMs: 600_000, ...opts });
+  const since = () => {
+    const before = { ...calls };
+    return () => Object.fromEntries(Object.entries(calls).map(([k, n]) => [k, n - (before[k] ?? 0)]).filter(([, n]) => n !== 0));
+  };
+  return { ipam, doc, table, since };
+}
+
+async function allocateMany(ipam: Ipam, pool: string, n: number) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push((await ipam.allocate({ cloud: 'c', zone: 'z', pool, holder: { kind: 'vm', id: `vm-${i}` } }, ctx)).allocation);
+  return out;
+}
+
+describe('DynamoDB calls per operation, with the read-after-write barrier', () => {
+  it('a lookup that hits is one GetItem; a free address adds the Query of its chunk', async () => {
+    const { ipam, since } = await countedIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'] }, ctx);
+    const held = await allocateMany(ipam, 'p', 3);
+    const look = since();
+    for (const a of held) expect((await ipam.lookup('c', a.address)).vm).toBe(a.vm);
+    expect(look()).toEqual({ GetItemCommand: 3 });
+    const free = since();
+    const spare = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].find((x) => !held.some((a) => a.address === x))!;
+    expect(await reasonOf(ipam.lookup('c', spare))).toBe('AllocationNotFound');
+    expect(free()).toEqual({ GetItemCommand: 1, QueryCommand: 1 });
+  });
+
+  it('concurrent lookups share reads: one BatchGetItem for those that wait while reads are in flight', async () => {
+    const { ipam, since } = await countedIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/22'] }, ctx);
+    const held = await allocateMany(ipam, 'p', 32);
+    const look = since();
+    const found = await Promise.all([...held, ...held].map((a) => ipam.lookup('c', a.address)));
+    expect(found.map((a) => a.vm)).toEqual([...held, ...held].map((a) => a.vm));
+    const calls = look();
+    console.log(`64 concurrent lookups: ${JSON.stringify(calls)}`);
+    expect(Object.keys(calls).filter((k) => !['GetItemCommand', 'BatchGetItemCommand'].includes(k))).toEqual([]);
+    expect((calls.GetItemCommand ?? 0) + (calls.BatchGetItemCommand ?? 0)).toBeLessThanOrEqual(16);
+    // a lookup that waited still reads after it arrived: a release acknowledged before it is seen
+    await ipam.release('c', held[0]!.address, undefined, ctx);
+    const after = await Promise.all(held.map((a) => ipam.lookup('c', a.address).then((x) => x.vm, (e) => e.reason)));
+    expect(after).toEqual(['AllocationNotFound', ...held.slice(1).map((a) => a.vm)]);
+  });
+
+  it('a release alone: the lookup, one transaction, one barrier read', async () => {
+    const { ipam, since } = await countedIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'] }, ctx);
+    const held = await allocateMany(ipam, 'p', 5);
+    const release = since();
+    for (const a of held) await ipam.release('c', a.address, undefined, ctx);
+    expect(release()).toEqual({ GetItemCommand: 5 * 2, TransactWriteItemsCommand: 5 });
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('0');
+  });
+
+  it('concurrent releases of a pool share transactions and barrier reads, and each is recorded as its own', async () => {
+    const { ipam, doc, table, since } = await countedIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/22'] }, ctx);
+    const held = await allocateMany(ipam, 'p', 32);
+    const release = since();
+    const done = await Promise.all(held.map((a, i) => ipam.release('c', a.address, { kind: 'vm', id: a.vm! }, { principal: `p-${i}`, requestId: `r-${i}` })));
+    const calls = release();
+    expect(done.map((a) => a.address)).toEqual(held.map((a) => a.address));
+    const tx = calls.TransactWriteItemsCommand!;
+    const reads = (calls.GetItemCommand ?? 0) + (calls.BatchGetItemCommand ?? 0);
+    // alone, each would be a lookup, a transaction and a barrier read: 96 calls
+    expect(tx).toBeLessThanOrEqual(16);
+    expect(reads).toBeLessThanOrEqual(24);
+    expect(Object.keys(calls).filter((k) => !['GetItemCommand', 'BatchGetItemCommand', 'TransactWriteItemsCommand'].includes(k))).toEqual([]);
+    console.log(`32 concurrent releases: ${JSON.stringify(calls)}`);
+    expect((await ipam.getPool('c', 'z', 'p')).allocated).toBe('0');
+    for (const [i, a] of held.entries()) {
+      const item = (await doc.send(new GetCommand({ TableName: table, Key: keys.allocation('c', 4, parseAddress(a.address).value) }))).Item!;
+      expect(item).toMatchObject({ state: 'released', releasedBy: `p-${i}`, releaseRequestId: `r-${i}` });
+      expect(await reasonOf(ipam.lookup('c', a.address))).toBe('AllocationNotFound');
+    }
+  });
+
+  it('grouped releases sharing a chunk all go into quarantine; the same address twice is released once', async () => {
+    const { ipam, since } = await countedIpam({ groupCommit: 1 });
+    await ipam.createPool('c', 'z', 'q', { ranges: ['10.9.0.0/28'], quarantineSeconds: 600 }, ctx);
+    const held = await allocateMany(ipam, 'q', 12);
+    // the same address twice, with others: released once, the other call finds nothing
+    const twice = await Promise.all([held[0]!, held[1]!, held[0]!, held[2]!].map((a) => ipam.release('c', a.address, undefined, ctx).then(() => 'released', (e) => e.reason)));
+    expect(twice.sort()).toEqual(['AllocationNotFound', 'released', 'released', 'released']);
+    const release = since();
+    await Promise.all(held.slice(3).map((a) => ipam.release('c', a.address, undefined, ctx)));
+    expect(release().TransactWriteItemsCommand).toBeLessThan(9);
+    expect((await ipam.getPool('c', 'z', 'q')).allocated).toBe('0');
+    // every released address is in quarantine: asked for by name, each is refused as such
+    for (const [i, a] of held.entries()) {
+      const e = await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'q', holder: { kind: 'vm', id: 'again' }, name: `n${i}`, address: a.address }, ctx).catch((x) => x);
+      expect(e.reason, a.address).toBe('AddressTaken');
+      expect(e.message).toContain('quarantine');
+    }
+  });
+});
+
+describe('the shared read barrier (lib/dynamo/barrier.ts)', () => {
+  /** A read that is answered when the test says so; records when each read was sent. */
+  function reads() {
+    const sent: { key: string; answer: (ok: boolean) => void }[] = [];
+    const read = (key: string) => new Promise<void>((res, rej) => sent.push({ key, answer: (ok) => (ok ? res() : rej(new Error('read failed'))) }));
+    return { sent, read };
+  }
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it('answers a caller only after a read sent after its call; callers that arrive meanwhile share the next read', async () => {
+    const { sent, read } = reads();
+    const b = new ReadBarrier(read);
+    const done: string[] = [];
+    const pass = (k: string) => b.pass(k).then(() => done.push(k));
+    void pass('a');
+    await tick();
+    expect(sent.map((s) => s.key)).toEqual(['a']);
+    // b and c arrive while a's read is in flight: it may have been sent before their writes were answered
+    void pass('b');
+    void pass('c');
+    await tick();
+    expect(sent).toHaveLength(1);
+    sent[0]!.answer(true);
+    await tick();
+    expect(done).toEqual(['a']);
+    expect(sent.map((s) => s.key)).toEqual(['a', 'b']); // one read for both, sent after a's ended
+    void pass('d'); // arrives while b's read is in flight: waits for a third
+    sent[1]!.answer(true);
+    await tick();
+    expect(done).toEqual(['a', 'b', 'c']);
+    expect(sent).toHaveLength(3);
+    sent[2]!.answer(true);
+    await tick();
+    expect(done).toEqual(['a', 'b', 'c', 'd']);
+    void pass('e'); // nothing in flight: a read at once
+    await tick();
+    expect(sent).toHaveLength(4);
+    sent[3]!.answer(true);
+    await tick();
+    expect(done).toHaveLength(5);
+  });
+
+  it('a failed read fails the callers it was for, and the barrier goes on', async () => {
+    const { sent, read } = reads();
+    const b = new ReadBarrier(read);
+    const first = b.pass('a');
+    const second = b.pass('b');
+    sent[0]!.answer(false);
+    await expect(first).rejects.toThrow('read failed');
+    await tick();
+    sent[1]!.answer(true);
+    await expect(second).resolves.toBeUndefined();
+    const third = b.pass('c');
+    await tick();
+    sent[2]!.answer(true);
+    await expect(third).resolves.toBeUndefined();
+  });
+});
