@@ -67,19 +67,8 @@ export interface Network {
   requestId?: string;
 }
 
-/** The network as every allocation answer carries it (`allocation.network`). */
-export interface NicNetwork {
-  name: string;
-  cidr: string;
-  prefixLength: number;
-  gateway?: string;
-  dnsServers: string[];
-  searchDomains: string[];
-  ntpServers: string[];
-  mtu?: number;
-  vlan?: number;
-  routes: NetworkRoute[];
-}
+/** The network as every allocation answer carries it (`allocation.network`): the NIC's part of a Network. */
+export type NicNetwork = Pick<Network, 'name' | 'cidr' | 'prefixLength' | 'gateway' | 'dnsServers' | 'searchDomains' | 'ntpServers' | 'mtu' | 'vlan' | 'routes'>;
 
 export function nicNetwork(n: Network): NicNetwork {
   return {
