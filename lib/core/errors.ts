@@ -34,6 +34,7 @@ export type ErrorReason =
   | 'HostnameTaken'
   | 'HostnameOutsideDomain'
   | 'NoNetwork'
+  | 'NicConflict'
   | 'Contention';
 
 const KIND_OF: Record<ErrorReason, ErrorKind> = {
@@ -66,6 +67,7 @@ const KIND_OF: Record<ErrorReason, ErrorKind> = {
   HostnameTaken: 'Conflict',
   HostnameOutsideDomain: 'InvalidInput',
   NoNetwork: 'Conflict',
+  NicConflict: 'Conflict',
   Contention: 'TooBusy',
 };
 

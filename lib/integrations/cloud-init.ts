@@ -9,7 +9,13 @@
  *    IFNAME_RE), joining the MAC NIC that carries that name if there is one; such a NIC is matched by that name;
  *  - else the VM's allocations in one network, joining the one NIC that already has that network, if one does.
  * A NIC is named by its allocations' interface name when they agree on one, else `eth<n>` (the lowest
- * n not taken). It gets each address with its network's prefix length, the default route via each of its
+ * n not taken).
+ *
+ * A NIC never spans security zones: the joins above (same MAC, same interface name, same network) are made
+ * within one zone only. A VM's name is the cloud's, so any zone may hold addresses for it; on the cloud's
+ * document another zone's allocation must never land on this zone's NIC (its address, routes and DNS servers
+ * on the victim's port). When NICs of two zones ask for the same MAC or the same interface name, the document
+ * is refused (409 NicConflict): which zone's NIC the port is cannot be told, and the zone routes still answer. It gets each address with its network's prefix length, the default route via each of its
  * networks' gateways (`to: default`), the networks' static routes, their DNS servers and search domains,
  * and the smallest MTU they set. When a family has more than one default route in the document, they get
  * metrics 100, 200, ... in document order (NICs sorted by name), so the first NIC's gateway is preferred.
@@ -71,8 +77,8 @@ function nicsOf(allocations: readonly AllocationView[], skipped: NetworkConfig['
     else if (a.prefixLength !== BITS[a.family]) skipped.push({ address: a.cidr, why: 'a block: a prefix routed to the VM, not an address of a NIC' });
     else if (a.mac !== undefined) {
       const mac = a.mac.toLowerCase();
-      let nic = byMac.get(mac);
-      if (!nic) nics.push((nic = { mac, allocations: [] })), byMac.set(mac, nic);
+      let nic = byMac.get(`${a.zone}\n${mac}`);
+      if (!nic) nics.push((nic = { mac, allocations: [] })), byMac.set(`${a.zone}\n${mac}`, nic);
       nic.allocations.push(a as Configured);
     } else rest.push(a as Configured);
   }
@@ -84,7 +90,7 @@ function nicsOf(allocations: readonly AllocationView[], skipped: NetworkConfig['
       unnamed.push(a);
       continue;
     }
-    const carriers = nics.filter((n) => n.allocations.some((x) => x.name === name));
+    const carriers = nics.filter((n) => n.allocations.some((x) => x.name === name && x.zone === a.zone));
     if (carriers.length === 1) carriers[0]!.allocations.push(a);
     else nics.push({ allocations: [a] });
   }
@@ -107,6 +113,7 @@ function nicsOf(allocations: readonly AllocationView[], skipped: NetworkConfig['
     return names.length === 1 ? names[0] : undefined;
   });
   for (const w of wanted) if (w !== undefined) claims.set(w, (claims.get(w) ?? 0) + 1);
+  crossZoneConflicts(nics, wanted);
   nics.forEach((n, i) => {
     const w = wanted[i];
     if (w !== undefined && claims.get(w) === 1) n.name = w;
@@ -119,6 +126,25 @@ function nicsOf(allocations: readonly AllocationView[], skipped: NetworkConfig['
     taken.add((n.name = `eth${next}`));
   }
   return nics.sort((a, b) => a.name!.localeCompare(b.name!, 'en', { numeric: true }));
+}
+
+const zoneOf = (n: Nic) => n.allocations[0]!.zone;
+
+/** 409 NicConflict when NICs of two zones ask for the same MAC or the same interface name (see the module comment). */
+function crossZoneConflicts(nics: readonly Nic[], wanted: readonly (string | undefined)[]): void {
+  const seen = new Map<string, string>();
+  const check = (what: string, zone: string) => {
+    const first = seen.get(what);
+    if (first === undefined) seen.set(what, zone);
+    else if (first !== zone) {
+      const zones = [first, zone].sort();
+      throw new IpamError('NicConflict', `the VM's allocations in zones ${zones.join(' and ')} both give ${what}: a NIC belongs to one zone, so the cloud's network-config cannot tell whose port it is; ask each zone's route (GET .../zones/{zone}/vms/{vm}/network-config), or release the allocation that should not have it`, { zones });
+    }
+  };
+  nics.forEach((n, i) => {
+    if (n.mac !== undefined) check(`MAC ${n.mac}`, zoneOf(n));
+    if (wanted[i] !== undefined) check(`the interface name ${wanted[i]}`, zoneOf(n));
+  });
 }
 
 /** The network-config of a VM's allocations (all of one cloud, or of one zone). Throws when no address can be configured. */
