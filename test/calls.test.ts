@@ -123,6 +123,25 @@ describe('DynamoDB calls per operation, with the read-after-write barrier', () =
   });
 });
 
+describe('grouped releases and uniqueness claims', () => {
+  it('a group gives up each member\'s MAC and hostname, so others may take them at once', async () => {
+    const { ipam, since } = await countedIpam({ groupCommit: 1 });
+    await ipam.createPool('c', 'z', 'm', { ranges: ['10.7.0.0/24'], dns: { domain: 'calls.example.com' } }, ctx);
+    const mac = (i: number) => `02:00:00:00:07:${i.toString(16).padStart(2, '0')}`;
+    const held = [];
+    for (let i = 0; i < 10; i++) held.push((await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'm', holder: { kind: 'vm', id: `old-${i}` }, mac: mac(i), hostname: `h${i}` }, ctx)).allocation);
+    const taken = await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'm', holder: { kind: 'vm', id: 'new-0' }, mac: mac(0) }, ctx).catch((e) => e.reason);
+    expect(taken).toBe('MacTaken');
+    const release = since();
+    await Promise.all(held.map((a) => ipam.release('c', a.address, undefined, ctx)));
+    expect(release().TransactWriteItemsCommand).toBeLessThan(10);
+    for (let i = 0; i < 10; i++) {
+      const again = await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'm', holder: { kind: 'vm', id: `new-${i}` }, mac: mac(i), hostname: `h${i}` }, ctx);
+      expect(again.created).toBe(true);
+    }
+  });
+});
+
 describe('the shared read barrier (lib/dynamo/barrier.ts)', () => {
   /** A read that is answered when the test says so; records when each read was sent. */
   function reads() {
