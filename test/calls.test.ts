@@ -10,22 +10,31 @@ import { DynamoStore } from '../lib/dynamo/store.js';
 import { keys } from '../lib/dynamo/keys.js';
 import { parseAddress } from '../lib/core/ip.js';
 import { Ipam, type EngineOptions } from '../lib/engine/ipam.js';
+import type { Store } from '../lib/engine/store.js';
 import { ctx, freshIpam, reasonOf } from './support.js';
 
-/** An engine over a barrier store whose DynamoDB calls are counted by command. */
-async function countedIpam(opts: EngineOptions = {}) {
+/**
+ * An engine over a barrier store whose DynamoDB calls are counted by command (a GetItem of a pool
+ * definition also as `pool reads`). `onCall` sees each command as it is sent; `wrap` may put something
+ * between the engine and the store.
+ */
+async function countedIpam(opts: EngineOptions = {}, hooks: { onCall?: (command: string, input: { Key?: { sk?: string } }) => void; wrap?: (s: Store) => Store } = {}) {
   const { doc, table } = await freshIpam();
   const calls: Record<string, number> = {};
   doc.middlewareStack.add(
     (next, context) => async (args) => {
-      calls[context.commandName as string] = (calls[context.commandName as string] ?? 0) + 1;
+      const command = context.commandName as string;
+      calls[command] = (calls[command] ?? 0) + 1;
+      const input = args.input as { Key?: { sk?: string } };
+      if (command === 'GetItemCommand' && String(input.Key?.sk).startsWith('POOL#')) calls['pool reads'] = (calls['pool reads'] ?? 0) + 1;
+      hooks.onCall?.(command, input);
       return next(args);
     },
     { step: 'initialize', name: 'callCounter' },
   );
   const store = new DynamoStore(doc, table, { readAfterWrite: true });
   // Pool definitions stay cached through each test: a re-read would be counted.
-  const ipam = new Ipam(store, { poolCacheMs: 600_000, ...opts });
+  const ipam = new Ipam(hooks.wrap ? hooks.wrap(store) : store, { poolCacheMs: 600_000, ...opts });
   const since = () => {
     const before = { ...calls };
     return () => Object.fromEntries(Object.entries(calls).map(([k, n]) => [k, n - (before[k] ?? 0)]).filter(([, n]) => n !== 0));
@@ -139,6 +148,110 @@ describe('grouped releases and uniqueness claims', () => {
       const again = await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'm', holder: { kind: 'vm', id: `new-${i}` }, mac: mac(i), hostname: `h${i}` }, ctx);
       expect(again.created).toBe(true);
     }
+  });
+});
+
+describe('cached pools and cloud snapshots under concurrency (issue 14)', () => {
+  /** A clock the test moves; `past(ms)` jumps it forward. */
+  const clock = () => {
+    let t = Date.now();
+    return { now: () => t, past: (ms: number) => void (t += ms) };
+  };
+
+  it('allocations while the pool cache expires: one shared pool read per expiry, and no cloud Query for the answers', async () => {
+    const c = clock();
+    let jump = false;
+    // The pool definition expires while the first barrier read is on its way: the answers after it
+    // find the pool's cache entry (and the cloud snapshot) expired.
+    const onCall = (command: string, input: { Key?: { sk?: string } }) => {
+      if (jump && command === 'GetItemCommand' && String(input.Key?.sk).startsWith('ADDR#')) {
+        jump = false;
+        c.past(6000);
+      }
+    };
+    const { ipam, since } = await countedIpam({ poolCacheMs: 5000, now: c.now }, { onCall });
+    await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/16'] }, ctx);
+    c.past(6000);
+    jump = true;
+    const count = since();
+    const done = await Promise.all(Array.from({ length: 32 }, (_, i) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `vm-${i}` } }, ctx)));
+    const calls = count();
+    console.log(`32 concurrent allocations across a pool cache expiry: ${JSON.stringify(calls)}`);
+    expect(new Set(done.map((d) => d.allocation.address)).size).toBe(32);
+    expect(done.every((d) => d.created && d.allocation.network === undefined)).toBe(true);
+    // before: each slot holder read the pool, and each answer after the expiry read the cloud partition
+    expect(calls.QueryCommand ?? 0).toBe(0);
+    expect(calls['pool reads']).toBeLessThanOrEqual(2);
+  });
+
+  it('answers of a pool in a network after the snapshot expired: one shared Query of the cloud partition', async () => {
+    const c = clock();
+    const { ipam, since } = await countedIpam({ poolCacheMs: 5000, now: c.now });
+    await ipam.createNetwork('c', 'z', 'lan', { cidr: '10.1.0.0/24', gateway: '10.1.0.1', mtu: 1500 }, ctx);
+    await ipam.createPool('c', 'z', 'n', { ranges: ['10.1.0.0/24'], network: 'lan' }, ctx);
+    const held = await allocateMany(ipam, 'n', 16);
+    expect(held.every((a) => a.network?.gateway === '10.1.0.1')).toBe(true);
+    c.past(6000);
+    const look = since();
+    const found = await Promise.all([...held, ...held].map((a) => ipam.lookup('c', a.address)));
+    const lookCalls = look();
+    console.log(`32 concurrent lookups after the snapshot expired: ${JSON.stringify(lookCalls)}`);
+    expect(found.every((a) => a.network?.mtu === 1500)).toBe(true);
+    expect(lookCalls.QueryCommand).toBe(1); // before: one per lookup
+    c.past(6000);
+    const alloc = since();
+    const more = await Promise.all(Array.from({ length: 32 }, (_, i) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'n', holder: { kind: 'vm', id: `more-${i}` } }, ctx)));
+    const allocCalls = alloc();
+    console.log(`32 concurrent allocations in a network pool after the cache expired: ${JSON.stringify(allocCalls)}`);
+    expect(more.every((d) => d.allocation.network?.gateway === '10.1.0.1')).toBe(true);
+    expect(allocCalls.QueryCommand).toBe(1);
+    expect(allocCalls['pool reads']).toBe(1);
+  });
+
+  it('a read in flight when a change is written does not put the old snapshot back', async () => {
+    const c = clock();
+    let gate: { open: () => void; reached: Promise<void>; arrived: () => void } | undefined;
+    const hold = () => {
+      let open!: () => void;
+      let arrived!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      const reached = new Promise<void>((r) => (arrived = r));
+      gate = { open, reached, arrived };
+      return opened;
+    };
+    let opened: Promise<void> | undefined;
+    // The next listPools (only that one) is answered from DynamoDB now, but handed back when the test opens the gate.
+    const wrap = (s: Store): Store =>
+      new Proxy(s, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if (prop !== 'listPools' || !opened) return typeof v === 'function' ? v.bind(target) : v;
+          const wait = opened;
+          opened = undefined;
+          return async (...a: unknown[]) => {
+            const r = await (v as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+            gate!.arrived();
+            await wait;
+            return r;
+          };
+        },
+      });
+    const { ipam, since } = await countedIpam({ poolCacheMs: 5000, now: c.now }, { wrap });
+    await ipam.createNetwork('c', 'z', 'lan', { cidr: '10.1.0.0/24', mtu: 1500 }, ctx);
+    await ipam.createPool('c', 'z', 'n', { ranges: ['10.1.0.0/24'], network: 'lan' }, ctx);
+    const [a] = await allocateMany(ipam, 'n', 1);
+    c.past(6000);
+    opened = hold();
+    const before = ipam.lookup('c', a!.address); // reads the snapshot (mtu 1500): held at the gate
+    await gate!.reached;
+    await ipam.updateNetwork('c', 'z', 'lan', { mtu: 9000 }, ctx);
+    // After the change: not the read that started before it
+    expect((await ipam.lookup('c', a!.address)).network?.mtu).toBe(9000);
+    gate!.open();
+    expect((await before).network?.mtu).toBe(1500); // it began before the change: either answer is right; this one is older
+    const count = since();
+    expect((await ipam.lookup('c', a!.address)).network?.mtu).toBe(9000);
+    expect(count().QueryCommand ?? 0).toBe(0); // the newer snapshot stayed cached
   });
 });
 

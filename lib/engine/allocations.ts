@@ -20,11 +20,19 @@ import { claimConflict, claimsFor } from './claims.js';
 import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 
 
+/** An allocation as the engine answers it, with the pool definition it was made (or found) under. */
+export interface Allocated {
+  allocation: Allocation;
+  created: boolean;
+  /** The pool as this engine used it: what the answer's network is looked up from (no read). */
+  pool: Pool;
+}
+
 export class Allocations {
   constructor(private readonly e: Engine) {}
 
   /** One allocation in its own transaction (any size, a requested address, retries). */
-  async allocateOne(req: AllocateRequest, fields: RecordFields, wanted: ReturnType<typeof parseRequestedAddress> | undefined, ctx: CallContext): Promise<{ allocation: Allocation; created: boolean }> {
+  async allocateOne(req: AllocateRequest, fields: RecordFields, wanted: ReturnType<typeof parseRequestedAddress> | undefined, ctx: CallContext): Promise<Allocated> {
     const { holder, name } = fields;
     let refreshPool = false;
     return retrying('allocating', this.e.maxAttempts, async () => {
@@ -52,7 +60,7 @@ export class Allocations {
         const picked = await this.pick(pool, geo, size, prefix);
         if (!picked) {
           const held = await this.e.store.getHeld(pool, holder, name);
-          if (held) return this.repeat(held, req, fields);
+          if (held) return this.repeat(held, req, fields, pool);
           throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${size > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
         }
         ({ plan, start } = picked);
@@ -61,11 +69,11 @@ export class Allocations {
       const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size, now: this.e.now(), claims });
       if (out.ok) {
         for (const ch of plan) this.e.cache.noteTaken(pool, ch);
-        return { allocation, created: true };
+        return { allocation, created: true, pool };
       }
       switch (out.reason) {
         case 'holder':
-          if (out.existing) return this.repeat(out.existing, req, fields);
+          if (out.existing) return this.repeat(out.existing, req, fields, pool);
           return AGAIN;
         case 'epoch':
           refreshPool = true;
@@ -104,7 +112,7 @@ export class Allocations {
    * a field with another value (AWS's IdempotentParameterMismatch). A field the request leaves out is
    * not compared: a repeat of `allocate --vm x` after the allocation got a MAC (PATCH) still answers it.
    */
-  private repeat(existing: Allocation, req: AllocateRequest, fields: RecordFields): { allocation: Allocation; created: boolean } {
+  private repeat(existing: Allocation, req: AllocateRequest, fields: RecordFields, pool: Pool): Allocated {
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
     const differs: string[] = [];
     if (wanted && (formatAddress(wanted.family, wanted.value) !== existing.address || (wanted.prefixLength !== undefined && wanted.prefixLength !== existing.prefixLength))) differs.push('address');
@@ -120,7 +128,7 @@ export class Allocations {
         { cidr: existing.cidr, fields: differs },
       );
     }
-    return { allocation: existing, created: false };
+    return { allocation: existing, created: false, pool };
   }
 
   private async takenError(pool: Pool, value: bigint, state: ChunkState): Promise<IpamError> {

@@ -5,14 +5,14 @@
  */
 
 import { BITS } from '../core/ip.js';
-import { type Allocation, type AllocateRequest, type CallContext } from '../core/model.js';
+import { type AllocateRequest, type CallContext } from '../core/model.js';
 import { checkHolder, parseRequestedAddress } from './checks.js';
 import { poolKey } from './cache.js';
 import { allocationRecord, type RecordFields } from './records.js';
 import type { ChunkChange } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, normalizeMac } from '../core/validate.js';
 import type { Engine } from './context.js';
-import type { Allocations } from './allocations.js';
+import type { Allocated, Allocations } from './allocations.js';
 import { claimsFor } from './claims.js';
 import type { UniqueClaim } from '../core/uniqueness.js';
 
@@ -21,7 +21,7 @@ interface Waiting {
   req: AllocateRequest;
   fields: RecordFields;
   ctx: CallContext;
-  resolve: (r: { allocation: Allocation; created: boolean }) => void;
+  resolve: (r: Allocated) => void;
   reject: (e: unknown) => void;
 }
 
@@ -36,7 +36,7 @@ export class GroupCommit {
 
   constructor(private readonly e: Engine, private readonly allocations: Allocations) {}
 
-  async allocate(req: AllocateRequest, ctx: CallContext): Promise<{ allocation: Allocation; created: boolean }> {
+  async allocate(req: AllocateRequest, ctx: CallContext): Promise<Allocated> {
     checkName('cloud', req.cloud);
     checkName('zone', req.zone);
     checkName('pool', req.pool);
@@ -148,7 +148,7 @@ export class GroupCommit {
         .catch(() => 'failed' as const);
       if (outcome === 'ok') {
         this.e.cache.noteTaken(pool, chunk);
-        members.forEach((w, i) => w.resolve({ allocation: allocations[i]!, created: true }));
+        members.forEach((w, i) => w.resolve({ allocation: allocations[i]!, created: true, pool }));
       } else {
         this.e.cache.forgetChunk(pool, base);
         await each(members);

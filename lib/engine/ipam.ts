@@ -63,7 +63,7 @@ export class Ipam {
       shards: opts.shards ?? 16,
       groupCommit: opts.groupCommit ?? 4,
       // A pool in a network: the network's domain (a pool in a network has none of its own); else the pool's.
-      domainOf: async (pool) => (pool.network === undefined ? pool.dns?.domain : (await this.networks.networkOf(pool.cloud, pool.zone, pool.name))?.dns?.domain),
+      domainOf: async (pool) => (pool.network === undefined ? pool.dns?.domain : (await this.networks.networkFor(pool))?.dns?.domain),
     };
     this.pools = new Pools(e);
     this.networks = new Networks(e);
@@ -108,8 +108,8 @@ export class Ipam {
   // allocation returns it as an AllocationView: with its pool's network (networks.ts, from the cache).
   /** A free address or block (or the requested one); the same (pool, holder, name) again answers the same allocation. */
   allocate = async (...a: Args<'allocate', GroupCommit>): Promise<{ allocation: AllocationView; created: boolean }> => {
-    const r = await this.groups.allocate(...a);
-    return { ...r, allocation: await this.networks.view(r.allocation) };
+    const { allocation, created, pool } = await this.groups.allocate(...a);
+    return { created, allocation: await this.networks.view(allocation, pool) };
   };
   /** The allocation holding an address; with `zone`, another zone's is answered like a free address. */
   lookup = async (...a: Args<'lookup', Allocations>): Promise<AllocationView> => this.networks.view(await this.allocations.lookup(...a));

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IpamError } from '../core/errors.js';
-import type { Allocation, CallContext } from '../core/model.js';
+import type { Allocation, CallContext, Pool } from '../core/model.js';
 import {
   checkDomainClaim,
   checkNetworkOverlap,
@@ -126,9 +126,13 @@ export class Networks {
 
   // ---------- allocation answers ----------
 
-  /** The allocation as answered: with its pool's network, when the pool is in one. */
-  async view(a: Allocation): Promise<AllocationView> {
-    const n = await this.networkOf(a.cloud, a.zone, a.pool);
+  /**
+   * The allocation as answered: with its pool's network, when the pool is in one. With `pool` (the
+   * definition an allocation was just made under), no pool is looked up, and a pool outside networks
+   * costs no read at all.
+   */
+  async view(a: Allocation, pool?: Pool): Promise<AllocationView> {
+    const n = pool ? await this.networkFor(pool) : await this.networkOf(a.cloud, a.zone, a.pool);
     return n ? { ...a, network: nicNetwork(n) } : a;
   }
 
@@ -143,13 +147,23 @@ export class Networks {
    */
   async networkOf(cloud: string, zone: string, pool: string): Promise<Network | undefined> {
     const cached = this.e.cache.cachedPool(cloud, zone, pool);
-    if (cached && cached.network === undefined) return undefined;
+    if (cached) return this.networkFor(cached);
     for (const fresh of [false, true]) {
       const snap = await this.e.cache.cloud(cloud, fresh);
-      const p = cached ?? snap.pools.find((x) => x.zone === zone && x.name === pool);
+      const p = snap.pools.find((x) => x.zone === zone && x.name === pool);
       if (!p) continue;
       if (p.network === undefined) return undefined;
       const n = snap.networks.find((x) => x.zone === zone && x.name === p.network);
+      if (n) return n;
+    }
+    return undefined;
+  }
+
+  /** The network a pool definition names, if any: from the cloud snapshot, read again once if it does not know the network yet. */
+  async networkFor(pool: Pool): Promise<Network | undefined> {
+    if (pool.network === undefined) return undefined;
+    for (const fresh of [false, true]) {
+      const n = (await this.e.cache.cloud(pool.cloud, fresh)).networks.find((x) => x.zone === pool.zone && x.name === pool.network);
       if (n) return n;
     }
     return undefined;
