@@ -7,7 +7,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { parse as parseYaml } from 'yaml';
 import { parseRange } from '../lib/core/ip.js';
+import { repairTable } from '../lib/dynamo/repair.js';
+import { keys } from '../lib/dynamo/keys.js';
+import { Environments } from '../lib/engine/environments.js';
+import { Ipam } from '../lib/engine/ipam.js';
+import { heatEnvironment } from '../lib/integrations/heat.js';
 import { ADMIN, DMZ_ONLY, startService, type RunningService } from './service.js';
 import { ctx, ddbEndpoint, freshIpam, reasonOf } from './support.js';
 
@@ -168,6 +175,38 @@ describe('prefix pools', () => {
     expect(grown.blocks).toEqual({ size: String(16384 + 64), allocated: '0', free: String(16384 + 64) });
     // An import loads single addresses: not into a prefix pool.
     expect(await reasonOf(ipam.importAllocations('c', 'z', 'links', [{ holder: { kind: 'vm', id: 'x' } }], ctx))).toBe('InvalidInput');
+  }, 60_000);
+
+  it('serves environments: a slot of /64 blocks, its Heat parameter the CIDRs', async () => {
+    const { ipam, store } = await freshIpam();
+    await ipam.createPool('c', 'k8s', 'pods', { ranges: ['2001:db8:700::/48'], prefixLength: 64 }, ctx);
+    const envs = new Environments(ipam, store);
+    const spec = { slots: { pod_cidrs: { zone: 'k8s', pool: 'pods', vm: 'cluster-1', count: 3 }, ingress: { zone: 'k8s', pool: 'pods', vip: 'in-1', address: '2001:db8:700:ff::/64' } } };
+    const first = await envs.apply('c', 'cl', spec, ctx);
+    const cidrs = first.view.slots.pod_cidrs!.addresses;
+    expect(cidrs).toHaveLength(3);
+    expect(cidrs.every((c) => aligned(c, 64) && inside(c, '2001:db8:700::/48'))).toBe(true);
+    expect(first.view.slots.ingress!.addresses).toEqual(['2001:db8:700:ff::/64']);
+    expect((await envs.apply('c', 'cl', spec, ctx)).view).toEqual(first.view);
+    expect(parseYaml(await heatEnvironment(first.view))).toEqual({ parameter_defaults: { pod_cidrs: cidrs.join(','), ingress: '2001:db8:700:ff::/64' } });
+    await envs.release('c', 'cl', ctx);
+    expect((await ipam.getPool('c', 'k8s', 'pods')).blocks?.allocated).toBe('0');
+  }, 60_000);
+
+  it('repair rebuilds a prefix pool\'s free-slot items and counters from its block records', async () => {
+    const { ipam, store, doc, table } = await freshIpam();
+    await ipam.createPool('c', 'z', 'p', { ranges: ['2001:db8:800::/56'], prefixLength: 64 }, ctx);
+    const held = await Promise.all([0, 1, 2, 3].map((i) => ipam.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: `r${i}` } }, ctx)));
+    const pool = (await store.getPool('c', 'z', 'p'))!;
+    // A replica cut mid-stream: counters lost, the chunk item lost.
+    for (let k = 0; k < pool.shards; k++) await doc.send(new UpdateCommand({ TableName: table, Key: keys.shard(pool.uid, k), UpdateExpression: 'SET allocated = :z', ExpressionAttributeValues: { ':z': 0 } }));
+    await doc.send(new DeleteCommand({ TableName: table, Key: keys.chunkMeta('c', 6, 0x20010db8080000000000000000000000n >> 64n, pool.uid, 64) }));
+    expect(await repairTable(store)).toMatchObject({ allocations: 4, chunksFixed: 1, countersFixed: 1 });
+    const fresh = new Ipam(store);
+    expect((await fresh.getPool('c', 'z', 'p')).blocks).toEqual({ size: '256', allocated: '4', free: '252' });
+    const taken = held[0]!.allocation.cidr;
+    expect(await reasonOf(fresh.allocate({ cloud: 'c', zone: 'z', pool: 'p', holder: { kind: 'vm', id: 'x' }, address: taken }, ctx))).toBe('AddressTaken');
+    expect(await repairTable(store)).toMatchObject({ chunksFixed: 0, countersFixed: 0 });
   }, 60_000);
 
   it('refuses to remove a range while a block in it is allocated', async () => {
