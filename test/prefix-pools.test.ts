@@ -147,6 +147,17 @@ describe('prefix pools', () => {
     expect(await ipam.deletePool('c', 'core', 'v6', ctx)).toBeUndefined();
   }, 60_000);
 
+  it('finds a block of a prefix pool another engine created after this one cached the cloud', async () => {
+    const { ipam: a, store } = await freshIpam();
+    await a.createPool('c', 'z', 'hosts', { ranges: ['10.0.0.0/24'] }, ctx);
+    expect(await reasonOf(a.lookup('c', '2001:db8:990::1'))).toBe('AllocationNotFound'); // a's cache now holds the cloud without it
+    const b = new Ipam(store);
+    await b.createPool('c', 'z', 'v6', { ranges: ['2001:db8:990::/48'], prefixLength: 64 }, ctx);
+    const got = await b.allocate({ cloud: 'c', zone: 'z', pool: 'v6', holder: { kind: 'vm', id: 'k' }, address: '2001:db8:990:5::/64' }, ctx);
+    expect((await a.lookup('c', '2001:db8:990:5::77')).cidr).toBe(got.allocation.cidr);
+    expect((await a.release('c', '2001:db8:990:5::77', undefined, ctx)).cidr).toBe('2001:db8:990:5::/64');
+  }, 60_000);
+
   it('refuses what a prefix pool cannot be, and the pool stays as it was', async () => {
     const { ipam } = await freshIpam();
     const bad: [string, Record<string, unknown>][] = [

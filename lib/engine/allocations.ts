@@ -16,6 +16,7 @@ import { allocationRecord, type RecordFields } from './records.js';
 import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
+import type { CloudSnapshot } from './cache.js';
 import { claimConflict, claimsFor } from './claims.js';
 import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 
@@ -211,25 +212,26 @@ export class Allocations {
   }
 
   /**
-   * The allocation holding an address: its own record, else a block of an address pool covering it,
-   * else the block of the prefix pool whose space holds it (the cloud's pools as cached; read again
-   * before answering that nothing holds it, so a prefix pool created by another engine is seen).
+   * The allocation holding an address: its own record; else the block of a prefix pool holding the
+   * address (the cloud's pools as cached: no read); else a block of an address pool covering it; else,
+   * before answering that nothing holds it, the prefix pools read afresh (one created by another
+   * engine since the cache was filled).
    */
   async findAllocation(cloud: string, family: Family, value: bigint, zone?: string): Promise<Allocation | undefined> {
     const inZone = (a: Allocation | undefined) => (a && (zone === undefined || a.zone === zone) ? a : undefined);
     const exact = await this.e.store.getAllocationAt(cloud, family, value);
     if (exact) return inZone(exact);
-    const inPrefixPool = async (fresh: boolean) => {
-      const p = (await this.e.cache.cloud(cloud, fresh)).pools.find((x) => x.prefixPool && x.family === family && x.ranges.some((r) => containsSpan([parseRange(r)], value, value)));
-      return p && { found: await this.e.store.getAllocationAt(cloud, family, value, p.prefixLength) };
-    };
-    const prefixed = await inPrefixPool(false);
-    if (prefixed) return inZone(prefixed.found);
+    const prefixPoolOf = (snap: CloudSnapshot | undefined) => snap?.pools.find((p) => p.prefixPool && p.family === family && p.ranges.some((r) => containsSpan([parseRange(r)], value, value)));
+    const inBlock = (p: Pool | undefined) => (p ? this.e.store.getAllocationAt(cloud, family, value, p.prefixLength) : undefined);
+    const cached = prefixPoolOf(this.e.cache.cachedCloud(cloud));
+    const block = await inBlock(cached);
+    if (block) return inZone(block);
     for (const cidr of await this.e.store.blocksCovering(cloud, family, value)) {
       const r = parseRange(cidr);
       if (r.start <= value && value <= r.end) return inZone(await this.e.store.getAllocationAt(cloud, family, r.start));
     }
-    return inZone((await inPrefixPool(true))?.found);
+    const fresh = prefixPoolOf(await this.e.cache.cloud(cloud, true));
+    return fresh && fresh.uid !== cached?.uid ? inZone(await inBlock(fresh)) : undefined;
   }
 
   /** What (pool, holder, name) holds, if anything. */

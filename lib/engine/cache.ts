@@ -67,6 +67,12 @@ export class EngineCache {
     return this.rememberCloud(cloud, { pools, networks });
   }
 
+  /** The cloud's pools and networks as cached, if fresh enough to use (no read). */
+  cachedCloud(cloud: string): CloudSnapshot | undefined {
+    const hit = this.clouds.get(cloud);
+    return hit && this.now() - hit.at < this.poolCacheMs ? hit : undefined;
+  }
+
   /** A snapshot read by an operation anyway (a fenced change reads the partition): kept for the answers. */
   rememberCloud(cloud: string, snap: CloudSnapshot): CloudSnapshot {
     if (this.clouds.size > 1000) this.clouds.clear();
