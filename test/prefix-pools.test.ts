@@ -15,6 +15,7 @@ import { keys } from '../lib/dynamo/keys.js';
 import { Environments } from '../lib/engine/environments.js';
 import { Ipam } from '../lib/engine/ipam.js';
 import { heatEnvironment } from '../lib/integrations/heat.js';
+import { listZones, zoneFile } from '../lib/integrations/dns/zones.js';
 import { ADMIN, DMZ_ONLY, startService, type RunningService } from './service.js';
 import { ctx, ddbEndpoint, freshIpam, reasonOf } from './support.js';
 
@@ -156,6 +157,23 @@ describe('prefix pools', () => {
     const got = await b.allocate({ cloud: 'c', zone: 'z', pool: 'v6', holder: { kind: 'vm', id: 'k' }, address: '2001:db8:990:5::/64' }, ctx);
     expect((await a.lookup('c', '2001:db8:990:5::77')).cidr).toBe(got.allocation.cidr);
     expect((await a.release('c', '2001:db8:990:5::77', undefined, ctx)).cidr).toBe('2001:db8:990:5::/64');
+  }, 60_000);
+
+  it('DNS zones skip its blocks, as they skip an address pool\'s blocks', async () => {
+    const { ipam } = await freshIpam();
+    await ipam.setDnsSettings('c', { primaryNs: 'ns1.example.org', secondaryNs: ['ns2.example.net'], hostmaster: 'dns.admin@example.org' }, ctx);
+    await ipam.createPool('c', 'z', 'hosts', { ranges: ['2001:db8:aa::/120'], dns: { domain: 'hosts.example.com' } }, ctx);
+    await ipam.createPool('c', 'z', 'v6', { ranges: ['2001:db8:ab::/48'], prefixLength: 64, dns: { domain: 'pd.example.com' } }, ctx);
+    await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'hosts', holder: { kind: 'vm', id: 'h' }, hostname: 'h1' }, ctx);
+    await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'v6', holder: { kind: 'vm', id: 'k' }, hostname: 'k1' }, ctx);
+    const zones = await listZones(ipam, 'c');
+    expect(zones.find((z) => z.name === 'pd.example.com')).toMatchObject({ records: 0 });
+    expect(zones.find((z) => z.name === 'hosts.example.com')).toMatchObject({ records: 1 });
+    expect(zones.filter((z) => z.kind === 'reverse').map((z) => z.records)).toEqual([1]);
+    let text = '';
+    for await (const chunk of zoneFile(ipam, 'c', 'pd.example.com')) text += chunk;
+    expect(text).toContain('SOA');
+    expect(text).not.toMatch(/k1|AAAA/);
   }, 60_000);
 
   it('refuses what a prefix pool cannot be, and the pool stays as it was', async () => {
