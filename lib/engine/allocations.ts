@@ -30,7 +30,7 @@ export class Allocations {
     return retrying('allocating', this.e.maxAttempts, async () => {
       const pool = await this.e.cache.requirePool(req.cloud, req.zone, req.pool, refreshPool);
       refreshPool = false;
-      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
+      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`, { pool: req.pool, importing: true });
       const geo = this.e.cache.geometry(pool);
       const claims = await claimsFor(this.e, pool, fields);
       const prefix = checkPrefix(pool.family, req.prefixLength ?? wanted?.prefixLength ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family];

@@ -9,8 +9,8 @@
  *    would be chosen now (the repeat rules of the pool route apply: a field given with another value is
  *    409 IdempotentParameterMismatch).
  *  - The candidates (lib/core/zone-allocation.ts) are tried in order, each as an ordinary allocation of
- *    that pool (group commit included). A pool with no room (PoolExhausted) or gone meanwhile passes to
- *    the next, without reaching the caller; any other error is the answer.
+ *    that pool (group commit included). A pool with no room (PoolExhausted), gone or being imported
+ *    meanwhile passes to the next, without reaching the caller; any other error is the answer.
  *  - A concurrent identical request that loses the claim, in this pool or another, gets the winner's
  *    allocation (allocations.ts, `zoneholder` conflicts; `created: false`), never a second address.
  */
@@ -80,7 +80,8 @@ export class ZoneAllocations {
           const r = await this.groups.allocateFields({ ...base, cloud, zone, pool: pool.name, holder: fields.holder, name: fields.name }, fields, ctx);
           return r.created ? r : this.repeat(r.allocation, req, fields);
         } catch (e) {
-          if (isIpamError(e, 'PoolExhausted') || isIpamError(e, 'PoolNotFound')) continue;
+          // Full, deleted, or being imported since the pools were read: the next one.
+          if (isIpamError(e, 'PoolExhausted') || isIpamError(e, 'PoolNotFound') || (isIpamError(e, 'Contention') && e.details.importing === true)) continue;
           throw e;
         }
       }
