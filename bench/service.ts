@@ -1,8 +1,11 @@
 /** Starts the local service (`bin/local.ts`, what `npm start` runs) for the benchmarks, and times its start. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IpamClient } from '../lib/client/client.js';
+import { LOCAL_CREDENTIALS } from '../lib/local/dynamodb-local.js';
 import type { DdbCounts } from './ddb-counter.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -77,4 +80,27 @@ export async function startLocal(dataDir: string, env: Record<string, string> = 
         proc.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * A benchmark's main: the service on a fresh data dir (removed afterwards), a raw client of its
+ * DynamoDB Local, and `work` with both; a failure ends the process with status 1.
+ */
+export function benchOnFreshService(name: string, work: (svc: Svc, raw: DynamoDBClient, dataDir: string) => Promise<void>, env: Record<string, string> = {}, opts: StartOptions = {}): void {
+  const run = async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), `ipam-bench-${name}-`));
+    const svc = await startLocal(dataDir, env, opts);
+    const raw = new DynamoDBClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    try {
+      await work(svc, raw, dataDir);
+    } finally {
+      raw.destroy();
+      await svc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  run().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

@@ -143,7 +143,7 @@ function table(rows: Record<string, unknown>[], columns: string[]) {
 }
 
 const ALLOC_COLUMNS = ['cidr', 'zone', 'pool', 'holder', 'name', 'hostname', 'mac', 'network', 'gateway', 'allocatedAt'];
-const POOL_COLUMNS = ['zone', 'name', 'ranges', 'network', 'size', 'allocated', 'free'];
+const POOL_COLUMNS = ['zone', 'name', 'ranges', 'network', 'size', 'allocated', 'free', 'blocks'];
 const NETWORK_COLUMNS = ['zone', 'name', 'cidr', 'gateway', 'dnsServers', 'searchDomains', 'ntpServers', 'mtu', 'vlan', 'routes', 'domain'];
 /** An allocation as a table row: the holder in one column, its network's CIDR and gateway (none outside networks). */
 const allocationRow = (a: Allocation) => ({ ...a, holder: a.vm !== undefined ? `vm:${a.vm}` : `vip:${a.vip}`, network: a.network?.cidr, gateway: a.network?.gateway });
@@ -155,7 +155,12 @@ function print(value: unknown, kind: 'allocation' | 'allocations' | 'pool' | 'po
   if (kind === 'allocations') return table((value as Allocation[]).map(allocationRow), ALLOC_COLUMNS);
   if (kind === 'network' || kind === 'networks') return table(((kind === 'network' ? [value] : value) as NetworkOut[]).map(networkRow), NETWORK_COLUMNS);
   const pools = (kind === 'pool' ? [value] : value) as Record<string, unknown>[];
-  table(pools.map((p) => ({ ...p, ranges: (p.ranges as string[]).join(',') })), POOL_COLUMNS);
+  // A prefix pool's usage in its blocks too: "allocated/size free of /64".
+  const blocks = (p: Record<string, unknown>) => {
+    const b = p.blocks as { size: string; allocated: string; free: string } | undefined;
+    return b && `${b.allocated}/${b.size} used, ${b.free} free /${String(p.prefixLength)}`;
+  };
+  table(pools.map((p) => ({ ...p, ranges: (p.ranges as string[]).join(','), blocks: blocks(p) })), POOL_COLUMNS);
 }
 
 function holder(o: { vm?: string; vip?: string }, required = true) {
@@ -172,7 +177,8 @@ pool
   .option('-r, --range <range>', 'CIDR, span a-b or single address (repeatable)', collect)
   .option('-f, --from-file <file>', 'a file of addresses, CIDRs or spans, one per line')
   .option('-x, --exclude <range>', 'addresses never to hand out (repeatable)', collect)
-  .option('--prefix-length <n>', 'default prefix length of allocations', int)
+  .option('--prefix-length <n>', 'default prefix length of allocations; blocks larger than IPv4 /18 or IPv6 /114 make a prefix pool', int)
+  .option('--prefix-pool', 'a prefix pool: it hands out --prefix-length blocks only, at constant cost whatever their size (IPv4 /8-/30, IPv6 /16-/126)')
   .option('--quarantine <seconds>', 'keep released addresses out of use this long', int)
   .option('--dns-domain <domain>', 'domain for DNS zone files of this pool (not for a pool in a network: it takes the network\'s)')
   .option('--network <network>', 'a network of the zone: the ranges lie in its CIDR; its network address, broadcast and gateway are never handed out')
@@ -193,6 +199,7 @@ pool
       ranges,
       ...(o.exclude ? { exclude: o.exclude } : {}),
       ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : {}),
+      ...(o.prefixPool ? { prefixPool: true } : {}),
       ...(o.quarantine !== undefined ? { quarantineSeconds: o.quarantine } : {}),
       ...(o.dnsDomain ? { dns: { domain: o.dnsDomain } } : {}),
       ...(o.network ? { network: o.network } : {}),

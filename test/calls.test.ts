@@ -40,7 +40,7 @@ async function allocateMany(ipam: Ipam, pool: string, n: number) {
 }
 
 describe('DynamoDB calls per operation, with the read-after-write barrier', () => {
-  it('a lookup that hits is one GetItem; a free address adds the Query of its chunk', async () => {
+  it('a lookup that hits is one GetItem; a free address adds the Query of its chunk and one of the cloud (a prefix pool made elsewhere)', async () => {
     const { ipam, since } = await countedIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.0.0.0/24'] }, ctx);
     const held = await allocateMany(ipam, 'p', 3);
@@ -50,7 +50,18 @@ describe('DynamoDB calls per operation, with the read-after-write barrier', () =
     const free = since();
     const spare = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].find((x) => !held.some((a) => a.address === x))!;
     expect(await reasonOf(ipam.lookup('c', spare))).toBe('AllocationNotFound');
-    expect(free()).toEqual({ GetItemCommand: 1, QueryCommand: 1 });
+    expect(free()).toEqual({ GetItemCommand: 1, QueryCommand: 2 });
+  });
+
+  it("a lookup inside a prefix pool's block is two GetItems once the cloud's pools are cached", async () => {
+    const { ipam, since } = await countedIpam();
+    await ipam.createPool('c', 'z', 'v6', { ranges: ['2001:db8:900::/48'], prefixLength: 64 }, ctx);
+    const a = (await ipam.allocate({ cloud: 'c', zone: 'z', pool: 'v6', holder: { kind: 'vm', id: 'k' } }, ctx)).allocation;
+    const inner = a.address.replace(/::$/, ':1:2:3:4');
+    expect((await ipam.lookup('c', inner)).cidr).toBe(a.cidr);
+    const warm = since();
+    expect((await ipam.lookup('c', inner)).cidr).toBe(a.cidr);
+    expect(warm()).toEqual({ GetItemCommand: 2 });
   });
 
   it('concurrent lookups share reads: one BatchGetItem for those that wait while reads are in flight', async () => {

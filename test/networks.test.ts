@@ -101,6 +101,7 @@ describe('networks: lifecycle', () => {
       [{ cidr: '10.20.0.0/24', vlan: 0 }, /vlan/],
       [{ cidr: '10.20.0.0/24', vlan: 4095 }, /vlan/],
       [{ cidr: '10.20.0.0/24', dns: { domain: 'not a domain' } }, /dns\.domain/],
+      [{ cidr: '10.20.0.0/24', dns: { domain: '0.20.10.in-addr.arpa' } }, /under \.arpa/],
       [{ cidr: '10.20.0.0/24', tags: { ['__proto__']: 'x' } as never }, /__proto__|tags/],
     ];
     for (const [spec, msg] of bad) {

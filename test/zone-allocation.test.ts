@@ -101,6 +101,30 @@ describe('allocation by zone (engine)', () => {
     expect(e.message).toContain('a: being imported');
   });
 
+  it('prefix pools: a /64 by zone from a /48, its repeat, a MAC on it, its release', async () => {
+    const { ipam, doc, table } = await freshIpam();
+    await ipam.createPool('c', 'z', 'hosts', { ranges: ['10.47.0.0/24'] }, ctx);
+    await ipam.createPool('c', 'z', 'v6-64', { ranges: ['2001:db8:47::/48'], prefixLength: 64 }, ctx);
+    await ipam.createPool('c', 'z', 'v4-30', { ranges: ['10.48.0.0/16'], prefixLength: 30, prefixPool: true }, ctx);
+    // An address: the address pool comes first (IPv4, by name: hosts < v4-30).
+    expect((await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('h') }, ctx)).allocation).toMatchObject({ pool: 'hosts', prefixLength: 32 });
+    // A /64: only the prefix pool of /64 blocks can hand one out. A /30: the address pool can (first by name), and the /30 pool.
+    const block = await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('r'), name: 'delegated', prefixLength: 64, mac: '02:00:00:00:47:01' }, ctx);
+    expect(block).toMatchObject({ created: true, allocation: { pool: 'v6-64', prefixLength: 64, byZone: true } });
+    expect(block.allocation.cidr).toMatch(/^2001:db8:47:[0-9a-f:]*\/64$/);
+    expect((await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('r'), name: 'link', prefixLength: 30 }, ctx)).allocation).toMatchObject({ pool: 'hosts', prefixLength: 30 });
+    expect((await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('r'), name: 'link2', prefixLength: 30, pools: ['v4-30', 'hosts'] }, ctx)).allocation).toMatchObject({ pool: 'v4-30', prefixLength: 30 });
+    expect(await reasonOf(ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('r'), name: 'link3', prefixLength: 29, pools: ['v4-30'] }, ctx))).toBe('PoolExhausted'); // a /30 pool hands out /30s only
+    // The repeat finds the block through its zone claim (the record is keyed by the pool's block), and so does a MAC conflict.
+    const again = await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('r'), name: 'delegated', prefixLength: 64 }, ctx);
+    expect(again).toMatchObject({ created: false, allocation: { cidr: block.allocation.cidr } });
+    expect(await reasonOf(ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('s'), prefixLength: 64, mac: '02:00:00:00:47:01' }, ctx))).toBe('MacTaken');
+    expect((await zoneClaims(doc, table, 'c', 'z')).get('vm:r delegated')).toBe(block.allocation.address);
+    await ipam.release('c', block.allocation.address, undefined, ctx);
+    expect((await zoneClaims(doc, table, 'c', 'z')).has('vm:r delegated')).toBe(false);
+    expect(await reasonOf(ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: vm('t'), prefixLength: 56 }, ctx))).toBe('PoolExhausted');
+  });
+
   it('refuses bad input with 400 and changes nothing', async () => {
     const { ipam, doc, table } = await freshIpam();
     await ipam.createPool('c', 'z', 'p', { ranges: ['10.44.0.0/24'] }, ctx);

@@ -29,7 +29,14 @@ export const PoolBody = z
   .object({
     ranges: z.array(RangeText).min(1).max(LIMITS.rangesPerPool),
     exclude: z.array(RangeText).max(LIMITS.excludesPerPool).optional(),
-    prefixLength: Prefix.optional().openapi({ description: 'default prefix length of allocations (kubipam chunkSize)' }),
+    prefixLength: Prefix.optional().openapi({
+      description:
+        'default prefix length of allocations (kubipam chunkSize); in a prefix pool the one block size. A length whose blocks exceed 64 chunks (IPv4 shorter than /18, IPv6 shorter than /114) makes a prefix pool',
+    }),
+    prefixPool: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'a prefix pool hands out blocks of prefixLength only (IPv4 /8-/30, IPv6 /16-/126), at constant cost whatever their size; ranges (up to an IPv4 /8 or IPv6 /16) and exclude entries must be whole blocks; no network' }),
     quarantineSeconds: z.number().int().min(0).max(LIMITS.quarantineSeconds).optional(),
     dns: DnsSettings.optional(),
     network: PoolNetwork.optional(),
@@ -68,6 +75,7 @@ export const Pool = z
     ranges: z.array(z.string()),
     exclude: z.array(z.string()),
     prefixLength: z.number().int().optional(),
+    prefixPool: z.literal(true).optional().openapi({ description: 'a prefix pool: it hands out blocks of prefixLength only' }),
     quarantineSeconds: z.number().int().optional(),
     dns: z.object({ domain: z.string() }).optional(),
     network: z.string().optional(),
@@ -75,6 +83,10 @@ export const Pool = z
     size: z.string().openapi({ description: 'allocatable addresses, decimal string (IPv6 counts exceed 2^53)' }),
     allocated: z.string(),
     free: z.string(),
+    blocks: z
+      .object({ size: z.string(), allocated: z.string(), free: z.string() })
+      .optional()
+      .openapi({ description: "a prefix pool's usage in blocks (size, allocated and free above count addresses)" }),
     ...Stamped,
   })
   .openapi('Pool');

@@ -3,6 +3,8 @@
  * CHUNK_SIZE addresses (or blocks), each tracked by one item. The one definition: the engine,
  * the store's keys and repair all take it from here.
  */
+import { BITS, type Family } from './ip.js';
+
 export const CHUNK_BITS = 8n;
 export const CHUNK_SIZE = 1n << CHUNK_BITS;
 
@@ -35,3 +37,23 @@ export interface ChunkChange {
   blockCidr?: string;
 }
 
+
+/**
+ * A pool's slots: what one bit of a chunk's `used` set stands for. In an address pool a slot is one
+ * address. In a prefix pool (`prefixPool`) a slot is one block of the pool's `prefixLength`: slot n is
+ * the block starting at n << (address bits - prefixLength), so a chunk item covers 256 blocks and
+ * allocating a /64 from a /48 is the same single-slot transaction as an address from a /24.
+ * `slot` is that prefix length (undefined: address pool).
+ */
+export interface SlotSpace {
+  family: Family;
+  slot?: number;
+}
+/** Address bits one slot spans (0 for an address pool). */
+export const slotShift = (s: SlotSpace): bigint => (s.slot === undefined ? 0n : BigInt(BITS[s.family] - s.slot));
+/** The slot holding address `value`. */
+export const slotOf = (s: SlotSpace, value: bigint): bigint => value >> slotShift(s);
+/** The first address of slot `n`. */
+export const slotStart = (s: SlotSpace, n: bigint): bigint => n << slotShift(s);
+/** The addresses one slot holds. */
+export const slotAddresses = (s: SlotSpace): bigint => 1n << slotShift(s);

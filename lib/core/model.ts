@@ -16,6 +16,12 @@ export interface PoolSpec {
   ranges: string[];
   exclude?: string[];
   prefixLength?: number;
+  /**
+   * A prefix pool hands out blocks of `prefixLength` only, at constant cost whatever their size
+   * (lib/core/chunk.ts SlotSpace). Implied by a `prefixLength` whose blocks exceed an address pool's
+   * block limit (IPv4 shorter than /18, IPv6 shorter than /114).
+   */
+  prefixPool?: boolean;
   quarantineSeconds?: number;
   dns?: { domain: string };
   /** A network of the pool's own zone (lib/core/network.ts): the ranges lie in its CIDR, and its reserved addresses are never allocated. */
@@ -34,6 +40,8 @@ export interface Pool {
   ranges: string[];
   exclude: string[];
   prefixLength?: number;
+  /** Set: a prefix pool, whose slots are blocks of `prefixLength` (then always set). */
+  prefixPool?: true;
   quarantineSeconds?: number;
   dns?: { domain: string };
   /** The network (of the same zone) the pool lives in, if any. */
@@ -66,6 +74,8 @@ export interface PoolUsage {
   size: string;
   allocated: string;
   free: string;
+  /** A prefix pool's usage counted in its blocks (size, allocated, free are in addresses). */
+  blocks?: { size: string; allocated: string; free: string };
 }
 
 export type PoolView = Pool & PoolUsage;
@@ -151,3 +161,7 @@ export interface Page<T> {
 
 export const holderOf = (a: Pick<Allocation, 'vm' | 'vip'>): Holder => (a.vm !== undefined ? { kind: 'vm', id: a.vm } : { kind: 'vip', id: a.vip! });
 export const holderText = (h: Holder) => `${h.kind}:${h.id}`;
+
+/** Where a pool's slots live (lib/core/chunk.ts): a prefix pool's slots are its blocks. */
+export const spaceOf = (pool: Pick<Pool, 'family' | 'prefixPool' | 'prefixLength'>): { family: Pool['family']; slot?: number } =>
+  pool.prefixPool ? { family: pool.family, slot: pool.prefixLength! } : { family: pool.family };

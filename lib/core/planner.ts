@@ -9,7 +9,7 @@
  * concurrent allocators over the pool); when they all hit used space, and the counters say something
  * is left, `scan` walks the chunks in order from a random point for the first free slot.
  */
-import { CHUNK_SIZE as CHUNK, chunkBaseOf as chunkBase, type ChunkChange, type ChunkState } from './chunk.js';
+import { CHUNK_SIZE as CHUNK, chunkBaseOf as chunkBase, slotShift, type ChunkChange, type ChunkState, type SlotSpace } from './chunk.js';
 import { addressAt, containsSpan, cumulativeOffsets, formatAddress, intersect, normalize, randomBelow, segmentOf, subtract, totalSize, type Family, type ParsedRange, type Segment } from './ip.js';
 
 /** A pool's addresses: its ranges minus its exclusions, as sorted disjoint segments. */
@@ -24,6 +24,17 @@ export interface Geometry {
 export function geometryOf(family: Family, ranges: ParsedRange[], exclude: ParsedRange[], reserved: readonly bigint[] = []): Geometry {
   const segments = subtract(normalize(ranges), normalize([...exclude, ...reserved.map((v) => ({ start: v, end: v }))]));
   return { family, segments, offsets: cumulativeOffsets(segments), size: totalSize(segments) };
+}
+
+/**
+ * A pool's geometry in its slots (lib/core/chunk.ts): addresses for an address pool; blocks for a
+ * prefix pool, whose ranges and exclude entries are whole blocks (and which has no reserved addresses).
+ */
+export function slotGeometry(space: SlotSpace, ranges: ParsedRange[], exclude: ParsedRange[], reserved: readonly bigint[] = []): Geometry {
+  const shift = slotShift(space);
+  if (shift === 0n) return geometryOf(space.family, ranges, exclude, reserved);
+  const scale = (r: ParsedRange): ParsedRange => ({ ...r, start: r.start >> shift, end: r.end >> shift });
+  return geometryOf(space.family, ranges.map(scale), exclude.map(scale));
 }
 
 export const emptyChunk = (): ChunkState => ({ used: new Set(), quarantine: new Map(), blocks: new Map(), version: undefined });

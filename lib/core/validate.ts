@@ -85,7 +85,10 @@ export function checkDomain(what: string, v: unknown, dotted = true): string {
 export function checkDns(d: unknown, what = 'dns.domain'): { domain: string } | undefined {
   if (d === undefined) return undefined;
   if (typeof d !== 'object' || d === null || Array.isArray(d)) throw invalid(`${what.split('.')[0]} must be an object such as {"domain": "prod.example.com"}`);
-  return { domain: checkDomain(what, (d as { domain?: unknown }).domain) };
+  const domain = checkDomain(what, (d as { domain?: unknown }).domain);
+  // Reverse zones come from the networks' addresses (docs/design.md, DNS zones); a forward domain under .arpa would claim names there.
+  if (domain === 'arpa' || domain.endsWith('.arpa')) throw invalid(`${what} ${domain} is under .arpa, where the reverse zones are made from the networks' addresses; give a forward domain such as prod.example.com`);
+  return { domain };
 }
 
 export function checkTags(v: unknown): Tags {

@@ -18,9 +18,9 @@ import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-
 import { parseRange } from '../core/ip.js';
 import type { Family } from '../core/ip.js';
 import type { DynamoStore } from './store.js';
-import { CHUNK_SIZE } from '../core/chunk.js';
+import { CHUNK_SIZE, slotOf } from '../core/chunk.js';
 import { domainOf, type Network } from '../core/network.js';
-import type { Pool } from '../core/model.js';
+import { spaceOf, type Pool } from '../core/model.js';
 import { claimRef, claimsOf, type UniqueClaim } from '../core/uniqueness.js';
 import { AllocationEntity, ChunkEntity, ClaimEntity, ShardEntity, UniqueEntity, type Item } from './entities/index.js';
 import { chunkBaseOf, offsetIn, parseBaseKey, PREFIX } from './keys.js';
@@ -74,10 +74,18 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     const family = a.family as Family;
     const r = parseRange(a.cidr);
     allocatedPerPool.set(a.poolUid, (allocatedPerPool.get(a.poolUid) ?? 0n) + (r.end - r.start + 1n));
-    for (let base = chunkBaseOf(r.start); base <= r.end; base += CHUNK_SIZE) {
-      const key = ChunkEntity.key({ cloud: a.cloud, family, uid: a.poolUid }, base);
+    const want = (base: bigint) => {
+      const key = ChunkEntity.key(pool as Pool, base);
       const k = `${key.pk}|${key.sk}`;
-      const w = wantUsed.get(k) ?? wantUsed.set(k, { pool, base, used: new Set(), blocks: new Map() }).get(k)!;
+      return wantUsed.get(k) ?? wantUsed.set(k, { pool, base, used: new Set(), blocks: new Map() }).get(k)!;
+    };
+    if (pool.prefixPool) {
+      // A prefix pool's block is one slot of its chunk (lib/core/chunk.ts).
+      const slot = slotOf(spaceOf(pool as Pool), r.start);
+      want(chunkBaseOf(slot)).used.add(offsetIn(slot));
+    }
+    for (let base = chunkBaseOf(r.start); !pool.prefixPool && base <= r.end; base += CHUNK_SIZE) {
+      const w = want(base);
       const from = r.start > base ? r.start : base;
       const to = r.end < base + CHUNK_SIZE - 1n ? r.end : base + CHUNK_SIZE - 1n;
       for (let v = from; v <= to; v++) w.used.add(offsetIn(v));
@@ -119,7 +127,7 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     // Quarantine attributes (and anything else) carried over; used and blocks rebuilt.
     const kept: Item = { ...(have ?? {}) };
     for (const a of Object.keys(kept)) if (a === 'used' || ChunkEntity.isBlockAttr(a)) delete kept[a];
-    const item: Item = { ...kept, ...ChunkEntity.toItem(poolItem as { cloud: string; family: Family; uid: string }, base, { used, blocks: want?.blocks ?? new Map(), version: (Number(have?.ver ?? 0) || 0) + 1 }), pk, sk };
+    const item: Item = { ...kept, ...ChunkEntity.toItem(poolItem as Pool, base, { used, blocks: want?.blocks ?? new Map(), version: (Number(have?.ver ?? 0) || 0) + 1 }), pk, sk };
     await doc.send(new PutCommand({ TableName: table, Item: item }));
     report.chunksFixed++;
   }

@@ -26,7 +26,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GSI_HOLDER, GSI_POOL_CHUNKS, TTL_ATTRIBUTE } from './table.js';
 import { parseAddress, type Family } from '../core/ip.js';
 import type { DnsSettings, StoredDnsSettings } from '../core/dns.js';
-import type { Allocation, CallContext, Holder, Pool } from '../core/model.js';
+import { spaceOf, type Allocation, type CallContext, type Holder, type Pool } from '../core/model.js';
+import { slotAddresses, slotOf } from '../core/chunk.js';
 import type { Network } from '../core/network.js';
 import type { AllocationCommit, BulkCommit, ChunkChange, ChunkState, ClaimConflict, ClaimOwner, CloudLimits, CommitOutcome, EnvironmentRecord, ReleaseCommit, ShardState, Store, UniqueClaim } from '../engine/store.js';
 import { claimRef, claimText } from '../core/uniqueness.js';
@@ -304,12 +305,12 @@ export class DynamoStore implements Store {
   // ---------- chunks ----------
 
   async getChunk(pool: Pool, base: bigint): Promise<ChunkState | undefined> {
-    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.chunkMeta(pool.cloud, pool.family, base, pool.uid), ConsistentRead: true }));
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: ChunkEntity.key(pool, base), ConsistentRead: true }));
     return ChunkEntity.fromItem(r.Item);
   }
 
   async getChunks(pool: Pool, bases: bigint[]): Promise<Map<bigint, ChunkState>> {
-    const items = await this.batchGet(bases.map((b) => keys.chunkMeta(pool.cloud, pool.family, b, pool.uid)));
+    const items = await this.batchGet(bases.map((b) => ChunkEntity.key(pool, b)));
     const out = new Map<bigint, ChunkState>();
     for (const i of items) out.set(parseBaseKey(i.gsi2sk).base, ChunkEntity.fromItem(i)!);
     return out;
@@ -317,8 +318,9 @@ export class DynamoStore implements Store {
 
   async *poolChunks(pool: Pool, from?: bigint, to?: bigint): AsyncIterable<bigint> {
     const g = GSI_POOL_CHUNKS;
-    const lo = baseKey(pool.family, from ?? 0n);
-    const hi = to === undefined ? `${pool.family}:~` : baseKey(pool.family, to);
+    const { slot } = spaceOf(pool);
+    const lo = baseKey(pool.family, from ?? 0n, slot);
+    const hi = to === undefined ? `${baseKey(pool.family, 0n, slot).split(':')[0]}:~` : baseKey(pool.family, to, slot);
     const items = this.queryAll({
       IndexName: g.name,
       KeyConditionExpression: '#p = :p AND #s BETWEEN :lo AND :hi',
@@ -362,7 +364,7 @@ export class DynamoStore implements Store {
     ];
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      await this.settled(keys.allocation(a.cloud, a.family, value));
+      await this.settled(AllocationEntity.key(a.cloud, a.family, value, spaceOf(pool).slot));
       return { ok: true };
     } catch (e) {
       const reasons = cancellation(e);
@@ -372,7 +374,7 @@ export class DynamoStore implements Store {
       if (failed(n + 1)) {
         const raw = rawItem(reasons[n + 1]?.Item);
         const held = raw ? ClaimEntity.fromItem(raw) : undefined;
-        return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, parseAddress(held.address).value) : undefined };
+        return { ok: false, reason: 'holder', existing: held ? await this.getAllocationAt(held.cloud, held.family, parseAddress(held.address).value, spaceOf(pool).slot) : undefined };
       }
       const claim = this.claimConflict(reasons, n + 3, c.claims ?? []);
       if (claim) return claim;
@@ -403,7 +405,7 @@ export class DynamoStore implements Store {
         Key: keys.shard(pool.uid, c.shard),
         UpdateExpression: 'ADD allocated :n, seq :one SET lastChange = :now',
         ConditionExpression: 'epoch = :e',
-        ExpressionAttributeValues: { ':n': c.allocations.length, ':one': 1, ':e': pool.epoch, ':now': Date.now() },
+        ExpressionAttributeValues: { ':n': BigInt(c.allocations.length) * slotAddresses(spaceOf(pool)), ':one': 1, ':e': pool.epoch, ':now': Date.now() },
       },
     });
     return this.tx(items);
@@ -493,7 +495,7 @@ export class DynamoStore implements Store {
       {
         Update: {
           TableName: this.table,
-          Key: keys.allocation(a.cloud, a.family, value),
+          Key: AllocationEntity.key(a.cloud, a.family, value, spaceOf(pool).slot),
           UpdateExpression: `SET #st = :released, releasedAt = :at, releasedBy = :by, releaseRequestId = :rid, #ttl = :ttl${c.quarantineUntil > 0 ? ', quarantineUntil = :qu' : ''} ADD version :one REMOVE gsi1pk, gsi1sk`,
           ConditionExpression: '#st = :allocated AND version = :v',
           ExpressionAttributeNames: { '#st': 'state', '#ttl': TTL_ATTRIBUTE },
@@ -565,8 +567,8 @@ export class DynamoStore implements Store {
     }
   }
 
-  async getAllocationAt(cloud: string, family: Family, value: bigint): Promise<Allocation | undefined> {
-    const item = await this.reads.run('', keys.allocation(cloud, family, value));
+  async getAllocationAt(cloud: string, family: Family, value: bigint, slot?: number): Promise<Allocation | undefined> {
+    const item = await this.reads.run('', AllocationEntity.key(cloud, family, slotOf({ family, slot }, value), slot));
     return AllocationEntity.isAllocated(item) ? AllocationEntity.fromItem(item!) : undefined;
   }
 
@@ -585,7 +587,7 @@ export class DynamoStore implements Store {
   async getHeld(pool: Pool, holder: Holder, name: string): Promise<Allocation | undefined> {
     const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.held(pool.uid, holder, name), ConsistentRead: true }));
     if (!r.Item) return undefined;
-    return this.getAllocationAt(pool.cloud, pool.family, parseAddress(ClaimEntity.fromItem(r.Item).address).value);
+    return this.getAllocationAt(pool.cloud, pool.family, parseAddress(ClaimEntity.fromItem(r.Item).address).value, spaceOf(pool).slot);
   }
 
   async chunkAllocations(pool: Pool, base: bigint, fromOffset: number): Promise<Allocation[]> {
@@ -594,7 +596,7 @@ export class DynamoStore implements Store {
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
       FilterExpression: '#st = :allocated AND poolUid = :uid',
       ExpressionAttributeNames: { '#st': 'state' },
-      ExpressionAttributeValues: { ':pk': keys.chunkPk(pool.cloud, pool.family, base), ':lo': keys.allocationSk(fromOffset), ':hi': keys.allocationSk(255), ':allocated': 'allocated', ':uid': pool.uid },
+      ExpressionAttributeValues: { ':pk': keys.chunkPk(pool.cloud, pool.family, base, spaceOf(pool).slot), ':lo': keys.allocationSk(fromOffset), ':hi': keys.allocationSk(255), ':allocated': 'allocated', ':uid': pool.uid },
       ConsistentRead: true,
     });
     for await (const i of items) out.push(AllocationEntity.fromItem(i));
@@ -614,7 +616,7 @@ export class DynamoStore implements Store {
   }
 
   async updateAllocation(pool: Pool, prev: Allocation, next: Allocation, claims: { drop: UniqueClaim[]; add: UniqueClaim[] } = { drop: [], add: [] }): Promise<'ok' | 'raced' | ClaimConflict> {
-    const value = parseAddress(prev.address).value;
+    const value = slotOf(spaceOf(pool), parseAddress(prev.address).value);
     const names: Record<string, string> = { '#st': 'state', '#v': 'version' };
     const values: Record<string, unknown> = { ':allocated': 'allocated', ':v': prev.version, ':next': next.version };
     const sets = ['#v = :next'];
@@ -631,7 +633,7 @@ export class DynamoStore implements Store {
       {
         Update: {
           TableName: this.table,
-          Key: keys.allocation(prev.cloud, prev.family, value),
+          Key: AllocationEntity.key(prev.cloud, prev.family, value, spaceOf(pool).slot),
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: '#st = :allocated AND #v = :v',
           ExpressionAttributeNames: names,

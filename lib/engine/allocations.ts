@@ -3,11 +3,11 @@
  * it asks for), or a requested one; a repeat of the same (pool, holder, name) and its mismatches;
  * lookups, listings and attribute changes of allocations.
  */
-import { chunkBaseOf, offsetIn } from '../core/chunk.js';
+import { chunkBaseOf, offsetIn, slotAddresses, slotOf, slotStart } from '../core/chunk.js';
 import { invalid, IpamError } from '../core/errors.js';
 import { stableJson } from '../core/json.js';
 import { BITS, blockSize, containsSpan, formatAddress, parseAddress, parseRange, type Family } from '../core/ip.js';
-import { holderText, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Page, type Pool } from '../core/model.js';
+import { holderText, spaceOf, type Allocation, type AllocateRequest, type AllocationPatch, type CallContext, type Holder, type Page, type Pool } from '../core/model.js';
 import { blockChunks, blockPlan, firstBusy, freeOffsets, probe, scan, seededRandom, type Geometry, type Plan, type PlanInput } from '../core/planner.js';
 import { AGAIN, RACED, retrying } from './retry.js';
 import { checkHolder, checkPrefix, parseRequestedAddress } from './checks.js';
@@ -16,6 +16,7 @@ import { allocationRecord, type RecordFields } from './records.js';
 import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
+import type { CloudSnapshot } from './cache.js';
 import { claimConflict, claimHolder, claimsFor } from './claims.js';
 import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 
@@ -33,32 +34,38 @@ export class Allocations {
       if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`, { pool: req.pool, importing: true });
       const geo = this.e.cache.geometry(pool);
       const claims = await claimsFor(this.e, pool, fields);
-      const prefix = checkPrefix(pool.family, req.prefixLength ?? wanted?.prefixLength ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family];
-      const size = blockSize(pool.family, prefix);
+      const space = spaceOf(pool);
+      const asked = req.prefixLength ?? wanted?.prefixLength;
+      if (pool.prefixPool && asked !== undefined && asked !== pool.prefixLength) throw invalid(`pool ${pool.name} is a prefix pool of /${pool.prefixLength} blocks; it hands out /${pool.prefixLength} only`);
+      const prefix = pool.prefixPool ? pool.prefixLength! : (checkPrefix(pool.family, asked ?? pool.prefixLength, 'prefixLength') ?? BITS[pool.family]);
+      // `size` counts the pool's slots (a prefix pool's block is one slot); `addresses` what it holds.
+      const addresses = blockSize(pool.family, prefix);
+      const size = pool.prefixPool ? 1n : addresses;
       let plan: ChunkChange[];
       let start: bigint;
       if (wanted) {
         if (wanted.family !== pool.family) throw invalid(`${req.address} is not an IPv${pool.family} address; pool ${pool.name} holds IPv${pool.family}`);
-        if (wanted.value % size !== 0n) throw invalid(`${req.address} is not aligned to a /${prefix} block`);
-        const inBlock = (v: bigint) => v >= wanted.value && v < wanted.value + size;
+        if (wanted.value % addresses !== 0n) throw invalid(`${req.address} is not aligned to a /${prefix} block`);
+        const inBlock = (v: bigint) => v >= wanted.value && v < wanted.value + addresses;
         const reserved = pool.reserved?.find((r) => inBlock(parseAddress(r).value));
         if (reserved !== undefined) throw invalid(`${reserved} is reserved in network ${pool.network} (its network address, broadcast or gateway) and is never allocated`, { address: reserved });
-        if (!containsSpan(geo.segments, wanted.value, wanted.value + size - 1n)) {
-          throw invalid(`${formatAddress(pool.family, wanted.value)}${size > 1n ? `/${prefix}` : ''} is not in pool ${pool.name} (${pool.ranges.join(', ')}${pool.exclude.length ? ` minus ${pool.exclude.join(', ')}` : ''})`);
+        const slot = slotOf(space, wanted.value);
+        if (!containsSpan(geo.segments, slot, slot + size - 1n)) {
+          throw invalid(`${formatAddress(pool.family, wanted.value)}${addresses > 1n ? `/${prefix}` : ''} is not in pool ${pool.name} (${pool.ranges.join(', ')}${pool.exclude.length ? ` minus ${pool.exclude.join(', ')}` : ''})`);
         }
-        start = wanted.value;
+        start = slot;
         plan = await this.planAt(pool, start, size, prefix);
       } else {
         const picked = await this.pick(pool, geo, size, prefix);
         if (!picked) {
           const held = await this.e.store.getHeld(pool, holder, name);
           if (held) return this.repeat(held, req, fields);
-          throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${size > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
+          throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${addresses > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
         }
         ({ plan, start } = picked);
       }
-      const allocation = allocationRecord(pool, start, prefix, fields, ctx, new Date(this.e.now()).toISOString());
-      const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: size, now: this.e.now(), claims });
+      const allocation = allocationRecord(pool, slotStart(space, start), prefix, fields, ctx, new Date(this.e.now()).toISOString());
+      const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: addresses, now: this.e.now(), claims });
       if (out.ok) {
         for (const ch of plan) this.e.cache.noteTaken(pool, ch);
         return { allocation, created: true };
@@ -82,7 +89,7 @@ export class Allocations {
         case 'quarantined': {
           // Released (by this pool or an earlier one over the same space) and still in quarantine.
           this.e.cache.learnQuarantine(pool, out.value, chunkBaseOf(out.value), out.until);
-          if (wanted) throw new IpamError('AddressTaken', `${formatAddress(pool.family, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: formatAddress(pool.family, out.value) });
+          if (wanted) throw new IpamError('AddressTaken', `${slotText(pool, out.value)} was released recently and is in quarantine until ${new Date(out.until).toISOString()}`, { address: slotText(pool, out.value) });
           return AGAIN;
         }
         case 'claim': {
@@ -129,11 +136,12 @@ export class Allocations {
     return { allocation: existing, created: false };
   }
 
+  /** The 409 for slot `value` of the pool, taken or in quarantine. */
   private async takenError(pool: Pool, value: bigint, state: ChunkState): Promise<IpamError> {
-    const address = formatAddress(pool.family, value);
+    const address = slotText(pool, value);
     const q = state.quarantine.get(offsetIn(value));
     if (q !== undefined) return new IpamError('AddressTaken', `${address} was released recently and is in quarantine until ${new Date(q).toISOString()}`, { address });
-    const holderOf = await this.lookup(pool.cloud, address).catch(() => undefined);
+    const holderOf = await this.lookup(pool.cloud, formatAddress(pool.family, slotStart(spaceOf(pool), value))).catch(() => undefined);
     return new IpamError('AddressTaken', `${address} is already allocated${holderOf ? ` to ${holderOf.vm !== undefined ? `vm:${holderOf.vm}` : `vip:${holderOf.vip}`} (${holderOf.cidr})` : ''}`, { address });
   }
 
@@ -166,7 +174,7 @@ export class Allocations {
     if (probed.kind === 'none') return undefined;
     // The probes hit full space: is anything left at all?
     const usage = await usageOf(this.e.store, pool);
-    if (BigInt(usage.free) < size) return undefined;
+    if (BigInt(usage.free) < size * slotAddresses(spaceOf(pool))) return undefined;
     const scanned = await this.planWithReads(pool, input, scan);
     return scanned.kind === 'found' ? { plan: scanned.changes, start: scanned.start } : undefined;
   }
@@ -209,15 +217,27 @@ export class Allocations {
     return found;
   }
 
+  /**
+   * The allocation holding an address: its own record; else the block of a prefix pool holding the
+   * address (the cloud's pools as cached: no read); else a block of an address pool covering it; else,
+   * before answering that nothing holds it, the prefix pools read afresh (one created by another
+   * engine since the cache was filled).
+   */
   async findAllocation(cloud: string, family: Family, value: bigint, zone?: string): Promise<Allocation | undefined> {
     const inZone = (a: Allocation | undefined) => (a && (zone === undefined || a.zone === zone) ? a : undefined);
     const exact = await this.e.store.getAllocationAt(cloud, family, value);
     if (exact) return inZone(exact);
+    const prefixPoolOf = (snap: CloudSnapshot | undefined) => snap?.pools.find((p) => p.prefixPool && p.family === family && p.ranges.some((r) => containsSpan([parseRange(r)], value, value)));
+    const inBlock = (p: Pool | undefined) => (p ? this.e.store.getAllocationAt(cloud, family, value, p.prefixLength) : undefined);
+    const cached = prefixPoolOf(this.e.cache.cachedCloud(cloud));
+    const block = await inBlock(cached);
+    if (block) return inZone(block);
     for (const cidr of await this.e.store.blocksCovering(cloud, family, value)) {
       const r = parseRange(cidr);
       if (r.start <= value && value <= r.end) return inZone(await this.e.store.getAllocationAt(cloud, family, r.start));
     }
-    return undefined;
+    const fresh = prefixPoolOf(await this.e.cache.cloud(cloud, true));
+    return fresh && fresh.uid !== cached?.uid ? inZone(await inBlock(fresh)) : undefined;
   }
 
   /** What (pool, holder, name) holds, if anything. */
@@ -270,7 +290,7 @@ export class Allocations {
     const pool = await this.e.cache.requirePool(cloud, zone, name);
     const limit = opts.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageSize) throw invalid(`limit must be 1-${LIMITS.pageSize}`);
-    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, pool.family);
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, spaceOf(pool));
     const items: Allocation[] = [];
     for await (const base of this.e.store.poolChunks(pool, after?.base)) {
       const from = after && base === after.base ? after.offset + 1 : 0;
@@ -283,4 +303,10 @@ export class Allocations {
     return { items };
   }
 
+}
+
+/** Slot `value` of the pool as text: an address, or a prefix pool's block CIDR. */
+function slotText(pool: Pool, value: bigint): string {
+  const address = formatAddress(pool.family, slotStart(spaceOf(pool), value));
+  return pool.prefixPool ? `${address}/${pool.prefixLength}` : address;
 }

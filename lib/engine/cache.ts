@@ -7,9 +7,9 @@
 import { IpamError } from '../core/errors.js';
 import type { ChunkChange, ChunkState } from '../core/chunk.js';
 import { parseAddress } from '../core/ip.js';
-import type { Pool } from '../core/model.js';
+import { spaceOf, type Pool } from '../core/model.js';
 import type { Network } from '../core/network.js';
-import { emptyChunk, geometryOf, type Geometry } from '../core/planner.js';
+import { emptyChunk, slotGeometry, type Geometry } from '../core/planner.js';
 import { checkName } from '../core/validate.js';
 import { checkTopology } from './checks.js';
 import type { Store } from './store.js';
@@ -67,6 +67,12 @@ export class EngineCache {
     return this.rememberCloud(cloud, { pools, networks });
   }
 
+  /** The cloud's pools and networks as cached, if fresh enough to use (no read). */
+  cachedCloud(cloud: string): CloudSnapshot | undefined {
+    const hit = this.clouds.get(cloud);
+    return hit && this.now() - hit.at < this.poolCacheMs ? hit : undefined;
+  }
+
   /** A snapshot read by an operation anyway (a fenced change reads the partition): kept for the answers. */
   rememberCloud(cloud: string, snap: CloudSnapshot): CloudSnapshot {
     if (this.clouds.size > 1000) this.clouds.clear();
@@ -86,12 +92,13 @@ export class EngineCache {
     this.pools.delete(poolKey(cloud, zone, name));
   }
 
+  /** The pool's allocatable space in its slots (addresses; a prefix pool's blocks). */
   geometry(pool: Pool): Geometry {
     const key = `${pool.uid}:${pool.epoch}`;
     let g = this.geometries.get(key);
     if (!g) {
       const t = checkTopology(pool.ranges, pool.exclude);
-      g = geometryOf(pool.family, t.ranges, t.exclude, (pool.reserved ?? []).map((a) => parseAddress(a).value));
+      g = slotGeometry(spaceOf(pool), t.ranges, t.exclude, (pool.reserved ?? []).map((a) => parseAddress(a).value));
       if (this.geometries.size > 1000) this.geometries.clear();
       this.geometries.set(key, g);
     }

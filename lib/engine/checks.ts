@@ -9,8 +9,12 @@ import type { Holder, Pool } from '../core/model.js';
 import { checkHolderId, LIMITS } from '../core/validate.js';
 import type { CloudLimits } from './store.js';
 
-/** Largest range a pool may hold, per family (a whole IPv6 /0 is not an address pool). */
+/** Largest range an address pool may hold, per family (a whole IPv6 /0 is not an address pool). */
 const MAX_RANGE_PREFIX: Record<Family, number> = { 4: 8, 6: 32 };
+/** A prefix pool's: its ranges may be as large as an RIR's or a provider's allocation. */
+const MAX_PREFIX_POOL_RANGE: Record<Family, number> = { 4: 8, 6: 16 };
+/** The block sizes of a prefix pool: IPv4 /8 to /30, IPv6 /16 to /126. */
+export const PREFIX_POOL_BLOCKS: Record<Family, { min: number; max: number }> = { 4: { min: 8, max: 30 }, 6: { min: 16, max: 126 } };
 
 export function checkHolder(h: Holder | undefined): Holder {
   if (!h || (h.kind !== 'vm' && h.kind !== 'vip')) throw invalid('exactly one of vm or vip is required');
@@ -23,7 +27,7 @@ export function checkPrefix(family: Family, p: unknown, what: string): number | 
   const bits = BITS[family];
   const min = bits - (8 + Math.log2(LIMITS.blockChunks));
   if (typeof p !== 'number' || !Number.isInteger(p) || p < min || p > bits) {
-    throw invalid(`${what} must be an integer from ${min} to ${bits} for IPv${family} (a block spans at most ${LIMITS.blockChunks * 256} addresses)`);
+    throw invalid(`${what} must be an integer from ${min} to ${bits} for IPv${family} (a block spans at most ${LIMITS.blockChunks * 256} addresses; larger blocks come from a prefix pool: create one with this prefixLength)`);
   }
   return p;
 }
@@ -51,9 +55,6 @@ export function checkTopology(rangeTexts: unknown, excludeTexts: unknown): { fam
   if (!Array.isArray(excludeTexts)) throw invalid('exclude must be a list');
   if (excludeTexts.length > LIMITS.excludesPerPool) throw invalid(`at most ${LIMITS.excludesPerPool} exclude entries per pool`);
   const { family, ranges } = parseRanges(rangeTexts as string[]);
-  for (const r of ranges) {
-    if (r.end - r.start + 1n > blockSize(family!, MAX_RANGE_PREFIX[family!])) throw invalid(`range ${r.text} is larger than the limit of a /${MAX_RANGE_PREFIX[family!]} per range`);
-  }
   const dup = findOverlap(ranges);
   if (dup) throw invalid(`ranges ${dup[0].text} and ${dup[1].text} overlap`);
   const ex = parseRanges(excludeTexts as string[], 'exclude entries');
@@ -63,6 +64,39 @@ export function checkTopology(rangeTexts: unknown, excludeTexts: unknown): { fam
     if (!segs.some((s) => overlaps(s, e))) throw invalid(`exclude entry ${e.text} is outside every range of the pool`);
   }
   return { family: family!, ranges, exclude: ex.ranges };
+}
+
+/**
+ * Whether a pool is a prefix pool, and of which block size: `prefixPool: true`, or a `prefixLength`
+ * whose blocks exceed an address pool's (a block spans at most LIMITS.blockChunks chunks). Returns the
+ * block prefix length of a prefix pool, undefined for an address pool.
+ */
+export function checkPrefixPool(family: Family, prefixLength: unknown, prefixPool: unknown): number | undefined {
+  if (prefixPool !== undefined && typeof prefixPool !== 'boolean') throw invalid('prefixPool must be true or false');
+  const beyond = typeof prefixLength === 'number' && Number.isInteger(prefixLength) && prefixLength >= 0 && prefixLength < BITS[family] - (8 + Math.log2(LIMITS.blockChunks));
+  if (prefixPool === false && beyond) checkPrefix(family, prefixLength, 'prefixLength');
+  if (prefixPool !== true && !beyond) return undefined;
+  const { min, max } = PREFIX_POOL_BLOCKS[family];
+  if (typeof prefixLength !== 'number' || !Number.isInteger(prefixLength) || prefixLength < min || prefixLength > max) {
+    throw invalid(`a prefix pool needs prefixLength, its block size: an integer from ${min} to ${max} for IPv${family}`);
+  }
+  return prefixLength;
+}
+
+/**
+ * The size limits of a pool's ranges and, for a prefix pool (`slot`: its block prefix length), that
+ * ranges and exclude entries are whole blocks: a prefix pool's space is counted and indexed in blocks.
+ */
+export function checkRangeLimits(family: Family, ranges: ParsedRange[], exclude: ParsedRange[], slot: number | undefined) {
+  const limit = (slot === undefined ? MAX_RANGE_PREFIX : MAX_PREFIX_POOL_RANGE)[family];
+  for (const r of ranges) {
+    if (r.end - r.start + 1n > blockSize(family, limit)) throw invalid(`range ${r.text} is larger than the limit of a /${limit} per range${slot === undefined && limit !== MAX_PREFIX_POOL_RANGE[family] ? ` (a prefix pool may take up to a /${MAX_PREFIX_POOL_RANGE[family]})` : ''}`);
+  }
+  if (slot === undefined) return;
+  const size = blockSize(family, slot);
+  for (const r of [...ranges, ...exclude]) {
+    if (r.start % size !== 0n || (r.end + 1n) % size !== 0n) throw invalid(`${r.text} is not made of whole /${slot} blocks: a prefix pool's ranges and exclude entries must be aligned to its block size`, { range: r.text });
+  }
 }
 
 export function checkNoOverlap(pools: Pool[], ranges: ParsedRange[], selfUid: string | undefined, zone: string) {
@@ -96,7 +130,7 @@ export function checkZoneLimit(limits: CloudLimits | undefined, pools: Pool[], c
 }
 
 export function sameSpec(a: Pool, b: Pool): boolean {
-  const pick = (p: Pool) => stableJson({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, quarantineSeconds: p.quarantineSeconds, dns: p.dns, network: p.network, tags: p.tags, metadata: p.metadata });
+  const pick = (p: Pool) => stableJson({ ranges: p.ranges, exclude: p.exclude, prefixLength: p.prefixLength, prefixPool: p.prefixPool, quarantineSeconds: p.quarantineSeconds, dns: p.dns, network: p.network, tags: p.tags, metadata: p.metadata });
   return pick(a) === pick(b);
 }
 

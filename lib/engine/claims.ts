@@ -7,7 +7,7 @@
  */
 import { IpamError } from '../core/errors.js';
 import { parseAddress } from '../core/ip.js';
-import { holderOf, holderText, type Allocation, type Holder, type Pool } from '../core/model.js';
+import { holderOf, holderText, spaceOf, type Allocation, type Holder, type Pool } from '../core/model.js';
 import { checkHostnameIn, claimLabel, claimsOf, claimText, sameClaim, type ClaimOwner, type UniqueClaim } from '../core/uniqueness.js';
 import type { Engine } from './context.js';
 import type { ClaimConflict } from './store.js';
@@ -26,10 +26,15 @@ export async function claimsFor(e: Engine, pool: Pool, f: { mac?: string; hostna
  * claim is stale: it is dropped, and the answer is undefined (try again).
  */
 export async function claimHolder(e: Engine, claim: UniqueClaim, owner: ClaimOwner): Promise<Allocation | undefined> {
-  const a = await e.store.getAllocationAt(owner.cloud, owner.family, parseAddress(owner.address).value);
-  if (a && a.zone === owner.zone && a.pool === owner.pool && a.name === owner.name && holderText(holderOf(a)) === holderText(holderOf(owner))) {
-    const pool = await e.cache.requirePool(a.cloud, a.zone, a.pool).catch(() => undefined);
-    if (pool?.uid === owner.poolUid && claimsOf(pool, a, await e.domainOf(pool)).some((c) => sameClaim(c, claim))) return a;
+  // The pool first: a prefix pool's record is keyed by its block (the pool's slot space). A cached pool of
+  // another incarnation is read again before the claim is judged by it.
+  const poolOf = (fresh: boolean) => e.cache.requirePool(owner.cloud, owner.zone, owner.pool, fresh).catch(() => undefined);
+  let pool = await poolOf(false);
+  if (pool && pool.uid !== owner.poolUid) pool = await poolOf(true);
+  if (pool?.uid === owner.poolUid) {
+    const a = await e.store.getAllocationAt(owner.cloud, owner.family, parseAddress(owner.address).value, spaceOf(pool).slot);
+    const same = a && a.zone === owner.zone && a.pool === owner.pool && a.name === owner.name && holderText(holderOf(a)) === holderText(holderOf(owner));
+    if (same && claimsOf(pool, a, await e.domainOf(pool)).some((c) => sameClaim(c, claim))) return a;
   }
   await e.store.dropClaim(claim, owner);
   return undefined;

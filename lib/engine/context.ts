@@ -2,7 +2,8 @@
  * What the engine's use cases share: the store (the port, private to the engine), the caches, the
  * clock and the limits. Built once by the Ipam facade.
  */
-import type { Pool, PoolUsage } from '../core/model.js';
+import { spaceOf, type Pool, type PoolUsage } from '../core/model.js';
+import { slotAddresses } from '../core/chunk.js';
 import type { EngineCache } from './cache.js';
 import type { Store } from './store.js';
 
@@ -26,6 +27,15 @@ export interface Engine {
 /** The pool's size, allocated and free addresses, from its counter shards. */
 export async function usageOf(store: Store, pool: Pool): Promise<PoolUsage> {
   const shards = await store.readShards(pool);
-  const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
-  return { size: pool.size, allocated: allocated.toString(), free: (BigInt(pool.size) - allocated).toString() };
+  return usageFrom(pool, shards.reduce((n, s) => n + s.allocated, 0n));
 }
+
+/** Usage from the allocated addresses; a prefix pool's also in blocks. */
+export function usageFrom(pool: Pool, allocated: bigint): PoolUsage {
+  const free = BigInt(pool.size) - allocated;
+  const usage: PoolUsage = { size: pool.size, allocated: allocated.toString(), free: free.toString() };
+  if (!pool.prefixPool) return usage;
+  const per = slotAddresses(spaceOf(pool));
+  return { ...usage, blocks: { size: (BigInt(pool.size) / per).toString(), allocated: (allocated / per).toString(), free: (free / per).toString() } };
+}
+

@@ -1,11 +1,12 @@
 /**
- * Group commit: concurrent single-address allocations from one pool that arrive while the engine
+ * Group commit: concurrent single-address allocations (a prefix pool's: single blocks) from one pool that arrive while the engine
  * already has `groupCommit` transactions in flight for it wait, and go together in one transaction.
  * A group is an optimisation, never a shared fate: a member whose group fails is allocated on its own.
  */
 
 import { BITS } from '../core/ip.js';
-import { type Allocation, type AllocateRequest, type CallContext } from '../core/model.js';
+import { spaceOf, type Allocation, type AllocateRequest, type CallContext } from '../core/model.js';
+import { slotStart } from '../core/chunk.js';
 import { parseRequestedAddress } from './checks.js';
 import { poolKey } from './cache.js';
 import { allocationRecord, fieldsOf, type RecordFields } from './records.js';
@@ -120,13 +121,15 @@ export class GroupCommit {
       const { req } = group[0]!;
       const pool = await this.e.cache.requirePool(req.cloud, req.zone, req.pool);
       const prefix = pool.prefixLength ?? BITS[pool.family];
+      // What one slot is: an address, or a prefix pool's block (lib/core/chunk.ts).
+      const unit = pool.prefixPool ? pool.prefixLength! : BITS[pool.family];
       // A member whose hostname the pool refuses goes on its own, to get its own 400.
       const claims = new Map<Waiting, UniqueClaim[]>();
       for (const w of group) await claimsFor(this.e, pool, w.fields).then((c) => claims.set(w, c), () => undefined);
-      const single = group.filter((w) => (w.req.prefixLength ?? prefix) === BITS[pool.family] && claims.has(w));
+      const single = group.filter((w) => (w.req.prefixLength ?? prefix) === unit && claims.has(w));
       const others = group.filter((w) => !single.includes(w));
       const geo = this.e.cache.geometry(pool);
-      const picked = pool.importing || single.length < 2 ? undefined : await this.allocations.pick(pool, geo, 1n, BITS[pool.family]);
+      const picked = pool.importing || single.length < 2 ? undefined : await this.allocations.pick(pool, geo, 1n, unit);
       if (!picked) return void (await each(group));
       const base = picked.plan[0]!.base;
       const state = this.e.cache.cachedChunk(pool, base);
@@ -136,7 +139,7 @@ export class GroupCommit {
       const rest = [...single.slice(free.length), ...others];
       if (members.length < 2) return void (await each(group));
       const at = new Date(this.e.now()).toISOString();
-      const allocations = members.map((w, i) => allocationRecord(pool, base + BigInt(free[i]!), BITS[pool.family], w.fields, w.ctx, at));
+      const allocations = members.map((w, i) => allocationRecord(pool, slotStart(spaceOf(pool), base + BigInt(free[i]!)), unit, w.fields, w.ctx, at));
       const chunk: ChunkChange = { base, offsets: free.slice(0, members.length) };
       const restDone = each(rest);
       // A group is an optimisation, never a shared fate: if its transaction cannot even be sent (one

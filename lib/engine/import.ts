@@ -115,6 +115,7 @@ export class Importer {
    */
   private async readAll(cloud: string, zone: string, poolName: string, source: AsyncIterable<ImportRecord> | Iterable<ImportRecord>): Promise<{ records: (Checked | undefined)[]; domain: string | undefined }> {
     const pool = await this.e.cache.requirePool(cloud, zone, poolName, true);
+    if (pool.prefixPool) throw invalid(`pool ${cloud}/${zone}/${poolName} is a prefix pool: import loads single addresses into an address pool; allocate blocks with POST .../allocations`);
     // Refused early, before reading a long source (and again when the import fences the pool).
     if ((await this.e.store.readShards(pool)).some((sh) => sh.allocated !== 0n)) throw new IpamError('PoolNotEmpty', `import needs an empty pool; ${cloud}/${zone}/${poolName} holds allocations`);
     const domain = await this.e.domainOf(pool);

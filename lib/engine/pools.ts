@@ -2,18 +2,18 @@
  * Pool lifecycle: create (idempotent), change settings or topology, delete; the cloud's zone limits;
  * usage from the counter shards. Topology changes are fenced on the cloud version and the shards.
  */
-import { chunkBaseOf } from '../core/chunk.js';
+import { chunkBaseOf, slotAddresses, slotStart } from '../core/chunk.js';
 import { randomBytes } from 'node:crypto';
 import { invalid, IpamError } from '../core/errors.js';
 import { formatAddress, subtract, type Family, type ParsedRange, type Segment } from '../core/ip.js';
-import { type CallContext, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from '../core/model.js';
+import { spaceOf, type CallContext, type Pool, type PoolPatch, type PoolSpec, type PoolUsage, type PoolView } from '../core/model.js';
 import { checkDomainClaim, checkOutsideForeignNetworks, checkRangesInNetwork, domainOwners, reservedAddresses, type Network } from '../core/network.js';
-import { geometryOf, type Geometry } from '../core/planner.js';
+import { slotGeometry, type Geometry } from '../core/planner.js';
 import { RACED, retrying } from './retry.js';
-import { checkNoOverlap, checkPrefix, checkQuarantine, checkTopology, checkZoneLimit, editList, sameSpec } from './checks.js';
+import { checkNoOverlap, checkPrefix, checkPrefixPool, checkQuarantine, checkRangeLimits, checkTopology, checkZoneLimit, editList, sameSpec } from './checks.js';
 import type { CloudLimits } from './store.js';
 import { checkDns, checkMetadata, checkName, checkTags } from '../core/validate.js';
-import type { Engine } from './context.js';
+import { usageFrom, usageOf, type Engine } from './context.js';
 
 
 export class Pools {
@@ -25,7 +25,10 @@ export class Pools {
     checkName('pool', name);
     const { family, ranges, exclude } = checkTopology(spec.ranges, spec.exclude ?? []);
     const network = spec.network === undefined ? undefined : checkName('network', spec.network);
-    const prefixLength = checkPrefix(family, spec.prefixLength, 'prefixLength');
+    const slot = checkPrefixPool(family, spec.prefixLength, spec.prefixPool);
+    checkRangeLimits(family, ranges, exclude, slot);
+    const prefixLength = slot ?? checkPrefix(family, spec.prefixLength, 'prefixLength');
+    if (slot !== undefined && network !== undefined) throw invalid(`a prefix pool delegates blocks and is not an on-link subnet: it cannot be in network ${network}`);
     const quarantineSeconds = checkQuarantine(spec.quarantineSeconds);
     const dns = checkDns(spec.dns);
     if (network !== undefined && dns) throw inNetworkDomain(network);
@@ -39,6 +42,7 @@ export class Pools {
       ranges: ranges.map((r) => r.text),
       exclude: exclude.map((r) => r.text),
       ...(prefixLength !== undefined ? { prefixLength } : {}),
+      ...(slot !== undefined ? { prefixPool: true as const } : {}),
       ...(quarantineSeconds !== undefined ? { quarantineSeconds } : {}),
       ...(dns ? { dns } : {}),
       ...(network !== undefined ? { network } : {}),
@@ -69,7 +73,7 @@ export class Pools {
       if (r === 'ok') {
         this.e.cache.remember(placed.pool);
         this.e.cache.forgetCloud(cloud);
-        return { pool: { ...placed.pool, allocated: '0', free: placed.pool.size }, created: true };
+        return { pool: { ...placed.pool, ...usageFrom(placed.pool, 0n) }, created: true };
       }
       return RACED;
     });
@@ -110,10 +114,8 @@ export class Pools {
     return Promise.all(pools.filter((p) => zone === undefined || p.zone === zone).map((p) => this.view(p)));
   }
 
-  async usage(pool: Pool): Promise<PoolUsage> {
-    const shards = await this.e.store.readShards(pool);
-    const allocated = shards.reduce((n, s) => n + s.allocated, 0n);
-    return { size: pool.size, allocated: allocated.toString(), free: (BigInt(pool.size) - allocated).toString() };
+  usage(pool: Pool): Promise<PoolUsage> {
+    return usageOf(this.e.store, pool);
   }
 
   async updatePool(cloud: string, zone: string, name: string, patch: PoolPatch, ctx: CallContext): Promise<PoolView> {
@@ -128,7 +130,12 @@ export class Pools {
       const prev = await this.e.cache.requirePool(cloud, zone, name, true);
       const at = new Date(this.e.now()).toISOString();
       const next: Pool = { ...prev, ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}), updatedAt: at, updatedBy: ctx.principal };
-      const prefixLength = patch.prefixLength === undefined || patch.prefixLength === null ? patch.prefixLength : checkPrefix(prev.family, patch.prefixLength, 'prefixLength');
+      if (prev.prefixPool && patch.prefixLength !== undefined && patch.prefixLength !== prev.prefixLength) {
+        throw invalid(`pool ${name} is a prefix pool of /${prev.prefixLength} blocks: its block size cannot change (create another prefix pool)`);
+      }
+      if (prev.prefixPool && network) throw invalid(`a prefix pool delegates blocks and is not an on-link subnet: it cannot be in network ${network}`);
+      // A prefix pool's block size is fixed (refused above when changed).
+      const prefixLength = prev.prefixPool || patch.prefixLength === undefined || patch.prefixLength === null ? (prev.prefixPool ? undefined : patch.prefixLength) : checkPrefix(prev.family, patch.prefixLength, 'prefixLength');
       for (const [k, v] of [['prefixLength', prefixLength], ['quarantineSeconds', quarantineSeconds], ['dns', dns]] as const) {
         if (v === null) delete next[k];
         else if (v !== undefined) Object.assign(next, { [k]: v });
@@ -156,6 +163,7 @@ export class Pools {
       if (ranges.length === 0) throw invalid('a pool needs at least one range; delete the pool instead');
       const t = checkTopology(ranges, exclude);
       if (t.family !== prev.family) throw invalid(`the pool holds IPv${prev.family} addresses; it cannot take IPv${t.family} ranges`);
+      checkRangeLimits(t.family, t.ranges, t.exclude, spaceOf(prev).slot);
       const placed = place(next, inNetwork, t.family, t.ranges, t.exclude, networks);
       checkNoOverlap(pools, t.ranges, prev.uid, zone);
       checkOutsideForeignNetworks(cloud, zone, t.ranges, networks);
@@ -209,7 +217,7 @@ export class Pools {
           const v = base + BigInt(o);
           if (v < seg.start || v > seg.end) continue;
           if (state.quarantine.has(o)) continue;
-          const address = formatAddress(pool.family, v);
+          const address = formatAddress(pool.family, slotStart(spaceOf(pool), v)) + (pool.prefixPool ? `/${pool.prefixLength}` : '');
           if (reserved.has(address)) throw new IpamError('RangeInUse', `${address} is allocated, and network ${next.network} reserves it (its network address, broadcast or gateway); release it first`, { address });
           throw new IpamError('RangeInUse', `${address} is allocated inside the space being removed; release it first`, { address });
         }
@@ -241,8 +249,9 @@ function place(pool: Pool, network: string | undefined, family: Family, ranges: 
     next.network = network;
     next.reserved = reserved.map((v) => formatAddress(family, v));
   }
-  const geo = geometryOf(family, ranges, exclude, reserved);
+  const geo = slotGeometry(spaceOf(next), ranges, exclude, reserved);
   if (geo.size === 0n) throw invalid(`the pool would hold no addresses: every address of its ranges is excluded${network !== undefined ? ` or reserved by network ${network}` : ''}`);
-  next.size = geo.size.toString();
+  next.size = (geo.size * slotAddresses(spaceOf(next))).toString();
   return { pool: next, geo };
 }
+

@@ -2,10 +2,10 @@
  * Release: one address or block (guarded by the holder when asked), or everything a holder holds;
  * a released single address stays in the pool's quarantine.
  */
-import { chunkBaseOf, offsetIn } from '../core/chunk.js';
+import { chunkBaseOf, offsetIn, slotOf } from '../core/chunk.js';
 import { IpamError } from '../core/errors.js';
 import { BITS, blockSize, formatAddress, parseAddress } from '../core/ip.js';
-import { holderText, type Allocation, type CallContext, type Holder, type Pool } from '../core/model.js';
+import { holderText, spaceOf, type Allocation, type CallContext, type Holder, type Pool } from '../core/model.js';
 import { blockChanges } from '../core/planner.js';
 import { RACED, retrying } from './retry.js';
 import { checkHolder } from './checks.js';
@@ -62,7 +62,8 @@ export class Releases {
         // Never name the real holder: the guard is the caller's claim, and a wrong claim must not reveal who holds it.
         throw new IpamError('HolderMismatch', `${found.cidr} is not held by ${holderText(guard)} (it is held by another holder); nothing was released`, { cidr: found.cidr });
       }
-      const single = found.prefixLength === BITS[found.family];
+      // One slot each (an address, or a prefix pool's block): releases of the pool may go together.
+      const single = found.prefixLength === BITS[found.family] || this.e.cache.cachedPool(found.cloud, found.zone, found.pool)?.prefixPool === true;
       return (await (single ? this.lanes.run(poolKey(found.cloud, found.zone, found.pool), { a: found, ctx }) : this.releaseOne(found, ctx))) === 'ok' ? found : RACED;
     });
   }
@@ -104,8 +105,10 @@ export class Releases {
 
   /** What releasing `a` writes, as of `now`. */
   private async releaseCommit(pool: Pool, a: Allocation, ctx: CallContext, now: number): Promise<ReleaseCommit> {
-    const start = parseAddress(a.address).value;
-    const size = blockSize(a.family, a.prefixLength);
+    // In the pool's slots: a prefix pool's block is one slot; an address pool's block spans its addresses.
+    const start = slotOf(spaceOf(pool), parseAddress(a.address).value);
+    const addresses = blockSize(a.family, a.prefixLength);
+    const size = pool.prefixPool ? 1n : addresses;
     const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBaseOf(start), offsets: [offsetIn(start)] }] : blockChanges(start, size, a.cidr);
     // Its MAC, hostname and zone claims are given up with the address (those that still point at it).
     const claims = a.mac !== undefined || a.hostname !== undefined || a.byZone ? claimsOf(pool, a, a.hostname === undefined ? undefined : await this.e.domainOf(pool)) : [];
@@ -114,7 +117,7 @@ export class Releases {
       allocation: a,
       chunks,
       shard: Math.floor(Math.random() * pool.shards),
-      addressCount: size,
+      addressCount: addresses,
       quarantineUntil: size === 1n && pool.quarantineSeconds ? now + pool.quarantineSeconds * 1000 : 0,
       releasedAt: new Date(now).toISOString(),
       releasedBy: ctx.principal,

@@ -142,7 +142,8 @@ export interface Store {
   finishImport(prev: Pool, next: Pool, shards: ShardState[], counts: bigint[]): Promise<'ok' | 'raced'>;
   /** All or none of the allocations; the chunk must still be at `chunk.expectVersion`. */
   commitBulk(c: BulkCommit): Promise<'ok' | 'raced'>;
-  getAllocationAt(cloud: string, family: 4 | 6, value: bigint): Promise<Allocation | undefined>;
+  /** The allocation holding address `value` (with `slot`: in a prefix pool of blocks of that prefix length). */
+  getAllocationAt(cloud: string, family: 4 | 6, value: bigint, slot?: number): Promise<Allocation | undefined>;
   /** Block allocations recorded in the chunk that holds `value` (any pool). */
   blocksCovering(cloud: string, family: 4 | 6, value: bigint): Promise<string[]>;
   getHeld(pool: Pool, holder: Holder, name: string): Promise<Allocation | undefined>;

@@ -26,10 +26,10 @@ import type { Engine } from './context.js';
 import type { GroupCommit } from './group-commit.js';
 import { fieldsOf, type RecordFields } from './records.js';
 
-/** Whether `pool` can hand out a block of `prefixLength` (undefined: its default size). */
+/** Whether `pool` can hand out a block of `prefixLength` (undefined: its default size, an address or its default block). */
 function serves(pool: Pool, prefixLength: number | undefined): boolean {
-  // A prefix pool (issue 15, part 1) hands out blocks of its own prefix length only.
-  if ('prefixPool' in pool && pool.prefixPool) return prefixLength === undefined || prefixLength === pool.prefixLength;
+  // A prefix pool hands out blocks of its own prefix length only (without one asked for: that block).
+  if (pool.prefixPool) return prefixLength === undefined || prefixLength === pool.prefixLength;
   try {
     checkPrefix(pool.family, prefixLength ?? pool.prefixLength, 'prefixLength');
     return true;

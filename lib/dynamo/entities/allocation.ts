@@ -4,7 +4,7 @@
  * quarantine, TTL) so that the address stays taken in the whole cloud until its quarantine ends.
  */
 import type { Family } from '../../core/ip.js';
-import { holderOf, type Allocation, type Pool } from '../../core/model.js';
+import { holderOf, spaceOf, type Allocation, type Pool } from '../../core/model.js';
 import { keys } from '../keys.js';
 import { dynamoItem, pick, type Item } from './item.js';
 
@@ -14,10 +14,12 @@ const ALLOCATION_FIELDS = ['cloud', 'zone', 'pool', 'address', 'cidr', 'prefixLe
 export const TOMBSTONE_SECONDS = 30 * 24 * 3600;
 
 export const AllocationEntity = {
-  key: (cloud: string, family: Family, value: bigint) => keys.allocation(cloud, family, value),
+  /** The record in slot `value` (an address; a block number with `slot`, a prefix pool's block prefix length). */
+  key: (cloud: string, family: Family, value: bigint, slot?: number) => keys.allocation(cloud, family, value, slot),
+  /** The item of `a`, in its pool's slot `value`. */
   toItem(a: Allocation, pool: Pool, value: bigint): Item {
     return dynamoItem({
-      ...keys.allocation(a.cloud, a.family, value),
+      ...keys.allocation(a.cloud, a.family, value, spaceOf(pool).slot),
       type: 'allocation',
       state: 'allocated',
       poolUid: pool.uid,

@@ -5,7 +5,7 @@
  * a released offset that is still in `used`), `b_<offset>` (the CIDR of a block starting there), `ver`.
  * Indexed by pool (GSI2, keys only) so a pool can list the chunks it touched in address order.
  */
-import type { Pool } from '../../core/model.js';
+import { spaceOf, type Pool } from '../../core/model.js';
 import type { ChunkChange, ChunkState } from '../../engine/store.js';
 import { keys, offsetKey } from '../keys.js';
 import type { Item } from './item.js';
@@ -15,14 +15,17 @@ export const quarantineAttr = (o: number) => `q_${offsetKey(o)}`;
 /** The attribute holding the CIDR of the block that starts at offset `o`. */
 export const blockAttr = (o: number) => `b_${offsetKey(o)}`;
 
-type ChunkPool = Pick<Pool, 'cloud' | 'family' | 'uid'>;
+type ChunkPool = Pick<Pool, 'cloud' | 'family' | 'uid' | 'prefixPool' | 'prefixLength'>;
+/** The chunk item's key; `base` counts the pool's slots (a prefix pool's are blocks). */
+const metaKey = (pool: ChunkPool, base: bigint) => keys.chunkMeta(pool.cloud, pool.family, base, pool.uid, spaceOf(pool).slot);
+const gsiKeys = (pool: ChunkPool, base: bigint) => keys.poolChunksGsi(pool.uid, pool.family, base, spaceOf(pool).slot);
 
 export const ChunkEntity = {
-  key: (pool: ChunkPool, base: bigint) => keys.chunkMeta(pool.cloud, pool.family, base, pool.uid),
+  key: metaKey,
   /** The item of a chunk written whole (import, repair): `used` offsets and `blocks` by start offset. */
   toItem(pool: ChunkPool, base: bigint, s: { used: Iterable<number>; blocks?: Map<number, string>; version: number }): Item {
     const used = new Set(s.used);
-    const item: Item = { ...keys.chunkMeta(pool.cloud, pool.family, base, pool.uid), ...keys.poolChunksGsi(pool.uid, pool.family, base), type: 'chunk', poolUid: pool.uid, cloud: pool.cloud, ver: s.version };
+    const item: Item = { ...metaKey(pool, base), ...gsiKeys(pool, base), type: 'chunk', poolUid: pool.uid, cloud: pool.cloud, ver: s.version };
     if (used.size) item.used = used;
     for (const [o, cidr] of s.blocks ?? []) item[blockAttr(o)] = cidr;
     return item;
@@ -57,7 +60,7 @@ export const ChunkEntity = {
     const adds: string[] = ['#ver :one'];
     const deletes: string[] = [];
     const conds: string[] = [];
-    const gsi = keys.poolChunksGsi(pool.uid, pool.family, ch.base);
+    const gsi = gsiKeys(pool, ch.base);
     sets.push('gsi2pk = :g2pk', 'gsi2sk = :g2sk', '#type = :chunk', 'poolUid = :uid', 'cloud = :cloud');
     Object.assign(names, { '#type': 'type' });
     Object.assign(values, { ':g2pk': gsi.gsi2pk, ':g2sk': gsi.gsi2sk, ':chunk': 'chunk', ':uid': pool.uid, ':cloud': pool.cloud });
@@ -111,7 +114,7 @@ export const ChunkEntity = {
     if ([...adds, ...deletes, ...conds].some((x) => x.includes('#used'))) names['#used'] = 'used';
     const expr = [`SET ${sets.join(', ')}`, `ADD ${adds.join(', ')}`, removes.length ? `REMOVE ${removes.join(', ')}` : '', deletes.length ? `DELETE ${deletes.join(', ')}` : ''].filter(Boolean).join(' ');
     return {
-      Key: keys.chunkMeta(pool.cloud, pool.family, ch.base, pool.uid),
+      Key: metaKey(pool, ch.base),
       UpdateExpression: expr,
       ConditionExpression: conds.length ? conds.join(' AND ') : undefined,
       ExpressionAttributeNames: names,

@@ -3,7 +3,7 @@ import type { Pool } from '../../core/model.js';
 import { keys } from '../keys.js';
 import { dynamoItem, pick, type Item } from './item.js';
 
-const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'quarantineSeconds', 'dns', 'network', 'reserved', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy', 'requestId'] as const;
+const POOL_FIELDS = ['cloud', 'zone', 'name', 'uid', 'family', 'ranges', 'exclude', 'prefixLength', 'prefixPool', 'quarantineSeconds', 'dns', 'network', 'reserved', 'tags', 'metadata', 'size', 'epoch', 'shards', 'importing', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy', 'requestId'] as const;
 
 export const PoolEntity = {
   key: (p: Pick<Pool, 'cloud' | 'zone' | 'name'>) => keys.pool(p.cloud, p.zone, p.name),

@@ -498,7 +498,8 @@ export async function listZones(ipam: Ipam, cloud: string, q: ZoneQuery = {}): P
 /** The allocations that can have records in `zone`, in batches: the domain's pools for a forward zone, the covered addresses for a reverse zone. */
 async function* zoneAllocations(ipam: Ipam, dns: CloudDns, zone: string, only?: string): AsyncIterable<Allocation[]> {
   const rev = parseReverseZone(zone);
-  const mine = (p: Pool) => only === undefined || p.zone === only;
+  // A prefix pool holds only blocks, which get no records: its allocations are not read at all.
+  const mine = (p: Pool) => !p.prefixPool && (only === undefined || p.zone === only);
   if (!rev) {
     for (const p of dns.poolsOfDomain(zone)) if (mine(p)) yield* ipam.allocationsIn(p);
     return;
