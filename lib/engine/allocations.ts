@@ -17,7 +17,7 @@ import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
 import type { CloudSnapshot } from './cache.js';
-import { claimConflict, claimsFor } from './claims.js';
+import { claimConflict, claimHolder, claimsFor } from './claims.js';
 import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 
 
@@ -31,7 +31,7 @@ export class Allocations {
     return retrying('allocating', this.e.maxAttempts, async () => {
       const pool = await this.e.cache.requirePool(req.cloud, req.zone, req.pool, refreshPool);
       refreshPool = false;
-      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
+      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`, { pool: req.pool, importing: true });
       const geo = this.e.cache.geometry(pool);
       const claims = await claimsFor(this.e, pool, fields);
       const space = spaceOf(pool);
@@ -93,6 +93,12 @@ export class Allocations {
           return AGAIN;
         }
         case 'claim': {
+          // The zone route's (zone, holder, name) is held: a concurrent identical request won, in this pool
+          // or another; its allocation is the answer (unless the claim was stale: dropped, try again).
+          if (out.claim.kind === 'zoneholder') {
+            const won = await claimHolder(this.e, out.claim, out.owner);
+            return won ? this.repeat(won, req, fields) : AGAIN;
+          }
           // The MAC or hostname is held: 409, unless the claim was stale (dropped: try again).
           const err = await claimConflict(this.e, out, pool.zone);
           if (err === 'stale') return AGAIN;
@@ -111,7 +117,7 @@ export class Allocations {
    * a field with another value (AWS's IdempotentParameterMismatch). A field the request leaves out is
    * not compared: a repeat of `allocate --vm x` after the allocation got a MAC (PATCH) still answers it.
    */
-  private repeat(existing: Allocation, req: AllocateRequest, fields: RecordFields): { allocation: Allocation; created: boolean } {
+  repeat(existing: Allocation, req: Omit<AllocateRequest, 'pool'>, fields: RecordFields): { allocation: Allocation; created: boolean } {
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
     const differs: string[] = [];
     if (wanted && (formatAddress(wanted.family, wanted.value) !== existing.address || (wanted.prefixLength !== undefined && wanted.prefixLength !== existing.prefixLength))) differs.push('address');
