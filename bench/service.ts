@@ -86,9 +86,15 @@ export async function startLocal(dataDir: string, env: Record<string, string> = 
  * A benchmark's main: the service on a fresh data dir (removed afterwards), a raw client of its
  * DynamoDB Local, and `work` with both; a failure ends the process with status 1.
  */
-export function benchOnFreshService(name: string, work: (svc: Svc, raw: DynamoDBClient, dataDir: string) => Promise<void>, env: Record<string, string> = {}, opts: StartOptions = {}): void {
+export function benchOnFreshService(
+  name: string,
+  work: (svc: Svc & { firstAllocationMs: number }, raw: DynamoDBClient, dataDir: string) => Promise<void>,
+  env: Record<string, string> = {},
+  opts: StartOptions & { before?: (dataDir: string) => void } = {},
+): void {
   const run = async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), `ipam-bench-${name}-`));
+    opts.before?.(dataDir);
     const svc = await startLocal(dataDir, env, opts);
     const raw = new DynamoDBClient({ endpoint: svc.ddb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     try {

@@ -112,12 +112,12 @@ function withHint(candidates: string[]) {
   };
 }
 
-function tags(list: string[] | undefined): Record<string, string> | undefined {
+function tags(list: string[] | undefined, flag = '--tag'): Record<string, string> | undefined {
   if (!list?.length) return undefined;
   return Object.fromEntries(
     list.map((kv) => {
       const i = kv.indexOf('=');
-      if (i <= 0) throw new IpamError('InvalidInput', `--tag takes key=value, not ${kv}`);
+      if (i <= 0) throw new IpamError('InvalidInput', `${flag} takes key=value, not ${kv}`);
       return [kv.slice(0, i), kv.slice(i + 1)];
     }),
   );
@@ -320,28 +320,39 @@ network.command('delete <cloud> <zone> <network>').description('delete a network
 });
 
 program
-  .command('allocate <cloud> <zone> <pool>')
-  .description('hold the next free address (or --address, or a --prefix-length block) for a VM or VIP')
+  .command('allocate <cloud> <zone> [pool]')
+  .description('hold the next free address (or --address, or a --prefix-length block) for a VM or VIP; without POOL, from whichever pool of the zone has room')
   .option('--vm <id>', 'the VM that holds it')
   .option('--vip <id>', 'or the virtual IP name that holds it')
-  .option('--name <name>', 'NIC or role; the same vm+name asked again returns the same address', 'default')
-  .option('--address <address>', 'a specific address or CIDR block')
+  .option('--name <name>', 'NIC or role; the same vm+name asked again returns the same address (per pool, or without POOL per zone)', 'default')
+  .option('--address <address>', 'a specific address or CIDR block (needs POOL)')
   .option('--prefix-length <n>', 'an aligned block of this prefix length', int)
   .option('--mac <mac>', 'MAC address (for DHCP reservations)')
   .option('--hostname <name>', 'host name (for DNS)')
   .option('--tag <key=value>', 'repeatable', collect)
+  .option('--pools <a,b,...>', 'without POOL: only these pools of the zone, tried in this order')
+  .option('--pool-tag <key=value>', "without POOL: only the zone's pools with this tag (repeatable: all of them)", collect)
+  .addOption(new Option('--family <4|6>', 'without POOL: only pools of this address family').choices(['4', '6']))
   .option('-q, --quiet', 'print only the address')
-  .action(async (cloud, zone, name, o) => {
+  .action(async (cloud, zone, name: string | undefined, o) => {
     const body = {
       ...holder(o),
       name: o.name,
-      ...(o.address ? { address: o.address } : {}),
       ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : {}),
       ...(o.mac ? { mac: o.mac } : {}),
       ...(o.hostname ? { hostname: o.hostname } : {}),
       ...(o.tag ? { tags: tags(o.tag) } : {}),
     };
-    const r = await (await client()).allocate(cloud, zone, name, body);
+    let r;
+    if (name !== undefined) {
+      for (const f of ['pools', 'poolTag', 'family'] as const) if (o[f] !== undefined) throw new IpamError('InvalidInput', `--${f === 'poolTag' ? 'pool-tag' : f} chooses among the zone's pools: leave out POOL (${name}), or leave out --${f === 'poolTag' ? 'pool-tag' : f}`);
+      r = await (await client()).allocate(cloud, zone, name, { ...body, ...(o.address ? { address: o.address } : {}) });
+    } else {
+      if (o.address !== undefined) throw new IpamError('InvalidInput', '--address needs POOL: a specific address is allocated from its pool');
+      if (o.pools !== undefined && o.poolTag !== undefined) throw new IpamError('InvalidInput', 'give --pools or --pool-tag, not both');
+      const pools = o.pools !== undefined ? String(o.pools).split(',').map((p) => p.trim()).filter(Boolean) : o.poolTag !== undefined ? { tags: tags(o.poolTag, '--pool-tag')! } : undefined;
+      r = await (await client()).allocateInZone(cloud, zone, { ...body, ...(o.family !== undefined ? { family: Number(o.family) as 4 | 6 } : {}), ...(pools !== undefined ? { pools } : {}) });
+    }
     if (o.quiet) console.log(r.allocation.prefixLength === (r.allocation.family === 4 ? 32 : 128) ? r.allocation.address : r.allocation.cidr);
     else print(r.allocation, 'allocation');
   });

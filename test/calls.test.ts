@@ -1,7 +1,7 @@
 /**
  * DynamoDB calls per operation (issue 14), counted by a middleware on the store's client, on the
  * store as the local service runs it (read-after-write barrier on): what a lookup and a release cost,
- * alone and under concurrency (group commit of releases, one shared barrier read).
+ * alone and under concurrency (group commit of releases, one shared barrier read); an allocation by zone.
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
@@ -263,6 +263,29 @@ describe('cached pools and cloud snapshots under concurrency (issue 14)', () => 
     const count = since();
     expect((await ipam.lookup('c', a!.address)).network?.mtu).toBe(9000);
     expect(count().QueryCommand ?? 0).toBe(0); // the newer snapshot stayed cached
+  });
+});
+
+describe('allocation by zone', () => {
+  it('costs one more read than a pool allocation (the zone claim); a repeat is that read and its allocation; a full pool passes on after its counters', async () => {
+    const { ipam, since } = await countedIpam();
+    await ipam.createPool('c', 'z', 'a', { ranges: ['10.8.0.0-10.8.0.1'] }, ctx);
+    await ipam.createPool('c', 'z', 'b', { ranges: ['10.8.1.0/24'] }, ctx);
+    await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: { kind: 'vm', id: 'warm' } }, ctx); // reads the cloud's pools once
+    const first = since();
+    const got = await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: { kind: 'vm', id: 'z-1' } }, ctx);
+    expect(got).toMatchObject({ created: true, allocation: { pool: 'a', byZone: true } });
+    // the claim (BatchGetItem), the transaction, its barrier read
+    expect(first()).toEqual({ BatchGetItemCommand: 1, TransactWriteItemsCommand: 1, GetItemCommand: 1 });
+    const repeat = since();
+    expect((await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: { kind: 'vm', id: 'z-1' } }, ctx)).allocation.address).toBe(got.allocation.address);
+    expect(repeat()).toEqual({ BatchGetItemCommand: 1, GetItemCommand: 1 });
+    // a is full: its counters say so, then the next pool
+    const next = since();
+    expect((await ipam.allocateInZone({ cloud: 'c', zone: 'z', holder: { kind: 'vm', id: 'z-2' } }, ctx)).allocation.pool).toBe('b');
+    const calls = next();
+    // the claim and a's counters (BatchGetItem each; a's chunk is known full), a's holder claim (GetItem), b's transaction and barrier read
+    expect(calls).toEqual({ BatchGetItemCommand: 2, GetItemCommand: 2, TransactWriteItemsCommand: 1 });
   });
 });
 

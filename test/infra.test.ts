@@ -295,6 +295,7 @@ describe('API', () => {
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}',
         'GET /v1/clouds/{cloud}/zones/{zone}/networks/{network}',
         'POST /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
+        'POST /v1/clouds/{cloud}/zones/{zone}/allocations',
         'GET /v1/clouds/{cloud}/zones/{zone}/pools/{pool}/allocations',
         ...['GET', 'PATCH', 'DELETE'].map((m) => `${m} /v1/clouds/{cloud}/zones/{zone}/addresses/{address}`),
         ...['GET', 'DELETE'].flatMap((m) => [`${m} /v1/clouds/{cloud}/zones/{zone}/vms/{vm}/allocations`, `${m} /v1/clouds/{cloud}/zones/{zone}/vips/{vip}/allocations`]),

@@ -83,8 +83,11 @@ function bodiesFor(method: string, template: string): unknown[] {
   if (method === 'PUT' && template.endsWith('/networks/{network}')) return [{ cidr: '10.66.0.0/16', dns: { domain: 'b.example.com' } }, { cidr: '10.67.0.0/24', dns: { domain: 'x.b.example.com' } }];
   if (method === 'PATCH' && template.endsWith('/networks/{network}')) return [{ dnsServers: ['6.6.6.6'], gateway: '10.66.0.254', dns: { domain: 'pwned.example.com' } }];
   if (method === 'POST' && template.endsWith('/pools/{pool}/allocations')) return [{ vm: 'attacker' }, { vm: 'attacker', address: '10.66.0.200' }];
+  // Allocation by zone: every body must fail in zone a too (its pool pa has room): zone b's pool by name or by
+  // its network's tag, an address of zone b, a family zone a has no pool of; zone b's MAC as a decoy.
+  if (method === 'POST' && template.endsWith('/zones/{zone}/allocations')) return [{ vm: 'attacker', pools: ['pb'] }, { vm: 'attacker', pools: { tags: { net: 'bnet' } } }, { vm: 'attacker', address: '10.66.0.200' }, { vm: 'attacker', family: 6, mac: '52:54:00:66:66:66' }];
   if (method === 'PATCH' && template.endsWith('/addresses/{address}')) return [{ hostname: 'pwned.example.com', tags: { pwn: '1' } }];
-  if (method === 'PUT' && template.endsWith('/environments/{env}')) return [{ slots: { web: { zone: 'b', pool: 'pb', vm: 'attacker' } } }, { slots: { web: { pool: 'pb', vm: 'attacker' } } }];
+  if (method === 'PUT' && template.endsWith('/environments/{env}')) return [{ slots: { web: { zone: 'b', pool: 'pb', vm: 'attacker' } } }, { slots: { web: { pool: 'pb', vm: 'attacker' } } }, { slots: { web: { zone: 'b', vm: 'attacker' } } }];
   if (method === 'PUT' && template.endsWith('/limits')) return [{ zones: { a: { maxAddresses: '999999999' }, b: { maxAddresses: 0 } } }];
   if (method === 'PUT' && template.endsWith('/dns')) return [{ primaryNs: 'ns1.a.example.com', primaryNsAddresses: ['10.65.0.53'], hostmaster: 'pwned@a.example.com' }];
   throw new Error(`zone matrix: no hostile body for ${method} ${template}; add one`);

@@ -11,10 +11,11 @@ import { cloudInitRoutes } from './routes-cloud-init.js';
 import { environmentRoutes } from './routes-environments.js';
 import { integrationRoutes } from './routes-integrations.js';
 import { networkRoutes } from './routes-networks.js';
+import { zoneAllocationRoutes } from './routes-zone-allocations.js';
 
 export const API_VERSION = '1.0.0';
 
-export const routes = [...coreRoutes, ...networkRoutes, ...environmentRoutes, ...integrationRoutes, ...cloudInitRoutes];
+export const routes = [...coreRoutes, ...zoneAllocationRoutes, ...networkRoutes, ...environmentRoutes, ...integrationRoutes, ...cloudInitRoutes];
 
 let openapi: unknown;
 export const router = new Router(routes, {

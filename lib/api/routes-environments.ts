@@ -10,7 +10,7 @@ import { problems, type Route } from './routes.js';
 import * as S from './schemas.js';
 
 const SlotFields = {
-    pool: S.Name,
+    pool: S.Name.optional().openapi({ description: "the slot's pool; left out, its addresses come from whichever pool of the zone has room (allocation by zone, idempotent per zone, holder and name)" }),
     vm: S.HolderId.optional(),
     vip: S.HolderId.optional(),
     name: S.AllocationName.optional(),
@@ -41,7 +41,7 @@ const EnvironmentOut = z
     environment: z.string(),
     cloud: z.string(),
     zone: z.string().optional(),
-    slots: z.record(z.string(), z.object({ zone: z.string(), pool: z.string(), count: z.number().int().optional(), addresses: z.array(z.string()), network: S.NicNetwork.optional() })),
+    slots: z.record(z.string(), z.object({ zone: z.string(), pool: z.string().optional().openapi({ description: "the slot's pool; for a slot allocated by zone, the pool of its first address" }), pools: z.array(z.string()).optional().openapi({ description: 'a slot allocated by zone whose addresses come from several pools: all of them' }), count: z.number().int().optional(), addresses: z.array(z.string()), network: S.NicNetwork.optional() })),
   })
   .openapi('Environment');
 

@@ -91,20 +91,26 @@ export const Pool = z
   })
   .openapi('Pool');
 
+/** What an allocation request carries besides where it is (the pool route's body, less `address`; the zone route's too). */
+export const AllocateFields = {
+  vm: HolderId.optional(),
+  vip: HolderId.optional(),
+  name: AllocationName.optional().openapi({ description: 'NIC or role; default "default"' }),
+  prefixLength: Prefix.optional(),
+  mac: MacAddress.optional(),
+  hostname: HostName.optional(),
+  tags: Tags.optional(),
+  metadata: Metadata.optional(),
+};
+export const oneHolder = { message: 'exactly one of vm or vip is required', path: ['vm'] };
+
 export const AllocateBody = z
   .object({
-    vm: HolderId.optional(),
-    vip: HolderId.optional(),
-    name: AllocationName.optional().openapi({ description: 'NIC or role; default "default"' }),
+    ...AllocateFields,
     address: z.string().min(1).max(64).optional().openapi({ description: 'a specific address, or a block as CIDR' }),
-    prefixLength: Prefix.optional(),
-    mac: MacAddress.optional(),
-    hostname: HostName.optional(),
-    tags: Tags.optional(),
-    metadata: Metadata.optional(),
   })
   .strict()
-  .refine((b) => (b.vm === undefined) !== (b.vip === undefined), { message: 'exactly one of vm or vip is required', path: ['vm'] })
+  .refine((b) => (b.vm === undefined) !== (b.vip === undefined), oneHolder)
   .openapi('AllocationRequest');
 
 export const AllocationPatchBody = z
@@ -195,6 +201,7 @@ export const Allocation = z
     updatedAt: z.string().optional(),
     updatedBy: z.string().optional(),
     version: z.number().int(),
+    byZone: z.literal(true).optional().openapi({ description: "made by the zone route (POST .../zones/{zone}/allocations): it holds the zone's (holder, name), that route's idempotency key, until released" }),
     network: NicNetwork.optional().openapi({ description: "the network of the allocation's pool, when it is in one: everything a NIC needs (prefix length, gateway, DNS, NTP, MTU, VLAN, routes)" }),
   })
   .openapi('Allocation');

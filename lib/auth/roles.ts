@@ -37,6 +37,7 @@ export function zonePipeline(cloud: string, zone: string): RouteGrant[] {
     ...each(['GET'], `${z}/pools/*`), // a pool's utilisation and its allocations (GET .../pools/{pool}/allocations)
     ...each(['GET'], `${z}/networks/*`), // its networks: what its allocations carry
     ...each(['POST'], `${z}/pools/*/allocations`),
+    ...each(['POST'], `${z}/allocations`), // allocation by zone: whichever of its pools has room
     ...each(['GET', 'PATCH', 'DELETE'], `${z}/addresses/*`),
     ...each(['GET', 'DELETE'], `${z}/vms/*/allocations`),
     ...each(['GET'], `${z}/vms/*/network-config`), // cloud-init of the zone's NICs of a VM

@@ -12,6 +12,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, So
 import { IpamError } from '../core/errors.js';
 import type { AllocateRequest, Json, PoolPatch, PoolSpec, PoolView, Tags } from '../core/model.js';
 import type { AllocationView as Allocation, Network, NetworkPatch, NetworkSpec } from '../core/network.js';
+import type { ZoneAllocateRequest } from '../core/zone-allocation.js';
 
 export interface Problem {
   type?: string;
@@ -47,6 +48,8 @@ export type NetworkOut = Omit<Network, 'uid' | 'requestId'>;
 
 /** The POST body of an allocation: the engine's request without the path's parts, the holder as vm or vip. */
 export type AllocateBody = Omit<AllocateRequest, 'cloud' | 'zone' | 'pool' | 'holder'> & { vm?: string; vip?: string };
+/** The POST body of an allocation by zone: the pool route's without `address`, plus `family` and the pool filter `pools`. */
+export type ZoneAllocateBody = Omit<ZoneAllocateRequest, 'cloud' | 'zone' | 'holder'> & { vm?: string; vip?: string };
 
 const enc = encodeURIComponent;
 
@@ -216,6 +219,11 @@ export class IpamClient {
 
   async allocate(cloud: string, zone: string, pool: string, body: AllocateBody) {
     const r = await this.request<Allocation>('POST', `${this.poolPath(cloud, zone, pool)}/allocations`, { body });
+    return { allocation: r.body, created: r.status === 201 };
+  }
+  /** An address from whichever pool of the zone has room (`pools` names or selects the pools to try); idempotent per (zone, holder, name). */
+  async allocateInZone(cloud: string, zone: string, body: ZoneAllocateBody) {
+    const r = await this.request<Allocation>('POST', `/v1/clouds/${enc(cloud)}/zones/${enc(zone)}/allocations`, { body });
     return { allocation: r.body, created: r.status === 201 };
   }
   async listAllocations(cloud: string, zone: string, pool: string, opts: { limit?: number; cursor?: string } = {}) {

@@ -103,6 +103,11 @@ export interface Allocation {
   updatedAt?: string;
   updatedBy?: string;
   version: number;
+  /**
+   * Made by the zone route (`POST /v1/clouds/{cloud}/zones/{zone}/allocations`): the allocation holds the
+   * zone's (holder, name) claim, its idempotency key, and gives it up when released.
+   */
+  byZone?: true;
 }
 
 /** Who is calling: recorded on every change so the security log can name them. */

@@ -6,17 +6,21 @@
  *  - A hostname is a single label, or an FQDN inside its pool's domain (label + '.' + domain, any case,
  *    a trailing dot tolerated). It is unique within that domain: the claim is its FQDN. Without a
  *    domain only labels are accepted, and they claim nothing.
+ *  - An allocation made by the zone route (`byZone`) holds its (zone, holder, name): one allocation per
+ *    holder and name through that route in the zone, whichever pool it came from (its idempotency key).
  *
  * Pure: the engine writes one claim item per UniqueClaim inside the allocation's transaction.
  */
 import { IpamError } from './errors.js';
-import type { Pool } from './model.js';
+import { holderOf, type Holder, type Pool } from './model.js';
 
 export type UniqueClaim =
   /** `scope`: `net#<zone>#<network>` for a pool in a network, else the pool's uid. */
   | { kind: 'mac'; cloud: string; scope: string; value: string }
   /** `value`: the lowercased FQDN without the trailing dot. */
-  | { kind: 'fqdn'; cloud: string; value: string };
+  | { kind: 'fqdn'; cloud: string; value: string }
+  /** The zone route's idempotency key: (zone, holder, name) of an allocation made by `POST .../zones/{zone}/allocations`. */
+  | { kind: 'zoneholder'; cloud: string; zone: string; holder: Holder; name: string };
 
 /** Who holds a claim: enough to find the allocation, and to tell whether the claim still belongs to it. */
 export interface ClaimOwner {
@@ -64,17 +68,36 @@ export function checkHostnameIn(hostname: string, domain: string | undefined, wh
   }
 }
 
-/** The claims of an allocation with this MAC and hostname in `pool`, whose hosts' domain is `domain`. */
-export function claimsOf(pool: Pick<Pool, 'cloud' | 'zone' | 'network' | 'uid'>, a: { mac?: string; hostname?: string }, domain: string | undefined): UniqueClaim[] {
+/** What of an allocation its claims depend on (a record, or the fields of one being made). */
+export interface Claiming {
+  mac?: string;
+  hostname?: string;
+  /** Made by the zone route: then `name` and the holder (`vm` or `vip`) are its zone claim. */
+  byZone?: boolean;
+  vm?: string;
+  vip?: string;
+  name?: string;
+}
+
+/** The claims of an allocation with this MAC, hostname (and zone-route origin) in `pool`, whose hosts' domain is `domain`. */
+export function claimsOf(pool: Pick<Pool, 'cloud' | 'zone' | 'network' | 'uid'>, a: Claiming, domain: string | undefined): UniqueClaim[] {
   const out: UniqueClaim[] = [];
   if (a.mac !== undefined) out.push({ kind: 'mac', cloud: pool.cloud, scope: macScope(pool), value: a.mac });
   const fqdn = a.hostname === undefined ? undefined : fqdnOf(a.hostname, domain);
   if (fqdn !== undefined) out.push({ kind: 'fqdn', cloud: pool.cloud, value: fqdn });
+  if (a.byZone) out.push(zoneClaim(pool.cloud, pool.zone, holderOf(a), a.name ?? 'default'));
   return out;
 }
 
+/** The zone route's claim of (zone, holder, name). */
+export const zoneClaim = (cloud: string, zone: string, holder: Holder, name: string): UniqueClaim => ({ kind: 'zoneholder', cloud, zone, holder, name });
+
 /** A claim's identity as text (equal texts: the same claim item). */
-export const claimText = (c: UniqueClaim) => (c.kind === 'mac' ? `mac#${c.cloud}#${c.scope}#${c.value}` : `fqdn#${c.cloud}#${c.value}`);
+export const claimText = (c: UniqueClaim) =>
+  c.kind === 'mac' ? `mac#${c.cloud}#${c.scope}#${c.value}` : c.kind === 'fqdn' ? `fqdn#${c.cloud}#${c.value}` : `zoneholder#${c.cloud}#${c.zone}#${c.holder.kind}#${c.holder.id}#${c.name}`;
+
+/** A claim for people: `MAC 52:54:…`, `hostname web-1.example.com`, `vm:x "eth0" in zone dmz`. */
+export const claimLabel = (c: UniqueClaim) => (c.kind === 'mac' ? `MAC ${c.value}` : c.kind === 'fqdn' ? `hostname ${c.value}` : `${c.holder.kind}:${c.holder.id} ${JSON.stringify(c.name)} in zone ${c.zone}`);
 
 export const sameClaim = (a: UniqueClaim, b: UniqueClaim) => claimText(a) === claimText(b);
 

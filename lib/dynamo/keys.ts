@@ -55,4 +55,6 @@ export const keys = {
   mac: (cloud: string, scope: string, mac: string) => ({ pk: `${PREFIX.mac}${cloud}#${scope}#${mac}`, sk: 'MAC' }),
   /** An FQDN's claim (lowercased, no trailing dot). */
   fqdn: (cloud: string, fqdn: string) => ({ pk: `${PREFIX.fqdn}${cloud}#${fqdn}`, sk: 'FQDN' }),
+  /** The zone route's claim of (zone, holder, name): the allocation it made for them, whatever its pool. */
+  zoneHeld: (cloud: string, zone: string, h: Holder, name: string) => ({ pk: `ZHELD#${cloud}#${zone}#${h.kind}#${h.id}#${name}`, sk: 'ZHELD' }),
 };

@@ -7,8 +7,8 @@
  *  - each chunk's free-slot set (`used`) = offsets of its allocated records (blocks expanded)
  *    plus quarantined offsets; missing chunk items are created;
  *  - claims (`HELD#`): one per allocated record, none for anything else;
- *  - uniqueness claims (`MAC#`, `FQDN#`): one per MAC and hostname an allocated record holds under its
- *    pool's current network and domain; when two records want one (a replica caught between a release
+ *  - uniqueness claims (`MAC#`, `FQDN#`, `ZHELD#`): one per MAC and hostname an allocated record holds
+ *    under its pool's current network and domain, and one per record made by the zone route; when two records want one (a replica caught between a release
  *    and the next allocation), the one the claim already points at keeps it, else the earliest;
  *  - each pool's counter shards: the sum equals the allocated addresses.
  *
@@ -45,7 +45,7 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
   const chunks = new Map<string, Item>(); // pk|sk -> chunk item
   const allocations: Item[] = [];
   const claims = new Map<string, Item>(); // pk -> held item
-  const uniques = new Map<string, Item>(); // pk -> MAC or FQDN claim
+  const uniques = new Map<string, Item>(); // pk -> MAC, FQDN or zone claim
   const networks: Item[] = [];
   let start: Item | undefined;
   do {
@@ -93,7 +93,7 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     }
     const claim = ClaimEntity.toItem(AllocationEntity.fromItem(a), a.poolUid);
     wantClaims.set(claim.pk, claim);
-    if (a.mac !== undefined || a.hostname !== undefined) {
+    if (a.mac !== undefined || a.hostname !== undefined || a.byZone) {
       const p = pool as Pool;
       const domain = domainOf(p, networks.filter((n) => n.cloud === p.cloud) as Network[]);
       for (const c of claimsOf(p, AllocationEntity.fromItem(a), domain)) {
@@ -186,6 +186,6 @@ export async function repairTable(store: DynamoStore, log: (line: string) => voi
     }
     report.countersFixed++;
   }
-  log(`repair: ${report.pools} pools, ${report.allocations} allocations; fixed ${report.chunksFixed} chunks, ${report.countersFixed} pool counters; claims +${report.claimsCreated} -${report.claimsDeleted}; MAC/FQDN claims +${report.uniqueCreated} -${report.uniqueDeleted}${report.uniqueConflicts ? ` (${report.uniqueConflicts} wanted twice: the older allocation keeps it)` : ''}`);
+  log(`repair: ${report.pools} pools, ${report.allocations} allocations; fixed ${report.chunksFixed} chunks, ${report.countersFixed} pool counters; claims +${report.claimsCreated} -${report.claimsDeleted}; MAC/FQDN/zone claims +${report.uniqueCreated} -${report.uniqueDeleted}${report.uniqueConflicts ? ` (${report.uniqueConflicts} wanted twice: the older allocation keeps it)` : ''}`);
   return report;
 }

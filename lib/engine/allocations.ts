@@ -17,7 +17,7 @@ import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
 import type { CloudSnapshot } from './cache.js';
-import { claimConflict, claimsFor } from './claims.js';
+import { claimConflict, claimHolder, claimsFor } from './claims.js';
 import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 
 
@@ -25,8 +25,11 @@ import { checkHostnameIn, claimsOf, sameClaim } from '../core/uniqueness.js';
 export interface Allocated {
   allocation: Allocation;
   created: boolean;
-  /** The pool as this engine used it: what the answer's network is looked up from (no read). */
-  pool: Pool;
+  /**
+   * The pool definition this engine made (or found) the allocation under: what the answer's network is
+   * taken from, without a read. Absent when the allocation is another pool's (a zone claim won there).
+   */
+  pool?: Pool;
 }
 
 export class Allocations {
@@ -39,7 +42,7 @@ export class Allocations {
     return retrying('allocating', this.e.maxAttempts, async () => {
       const pool = await this.e.cache.requirePool(req.cloud, req.zone, req.pool, refreshPool);
       refreshPool = false;
-      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`);
+      if (pool.importing) throw new IpamError('Contention', `pool ${req.cloud}/${req.zone}/${req.pool} is being imported; retry when the import has finished`, { pool: req.pool, importing: true });
       const geo = this.e.cache.geometry(pool);
       const claims = await claimsFor(this.e, pool, fields);
       const space = spaceOf(pool);
@@ -67,7 +70,7 @@ export class Allocations {
         const picked = await this.pick(pool, geo, size, prefix);
         if (!picked) {
           const held = await this.e.store.getHeld(pool, holder, name);
-          if (held) return this.repeat(held, req, fields, pool);
+          if (held) return { ...this.repeat(held, req, fields), pool };
           throw new IpamError('PoolExhausted', `pool ${req.cloud}/${req.zone}/${req.pool} has no free ${addresses > 1n ? `/${prefix} block` : 'address'}`, { pool: req.pool });
         }
         ({ plan, start } = picked);
@@ -80,7 +83,7 @@ export class Allocations {
       }
       switch (out.reason) {
         case 'holder':
-          if (out.existing) return this.repeat(out.existing, req, fields, pool);
+          if (out.existing) return { ...this.repeat(out.existing, req, fields), pool };
           return AGAIN;
         case 'epoch':
           refreshPool = true;
@@ -101,6 +104,12 @@ export class Allocations {
           return AGAIN;
         }
         case 'claim': {
+          // The zone route's (zone, holder, name) is held: a concurrent identical request won, in this pool
+          // or another; its allocation is the answer (unless the claim was stale: dropped, try again).
+          if (out.claim.kind === 'zoneholder') {
+            const won = await claimHolder(this.e, out.claim, out.owner);
+            return won ? this.repeat(won, req, fields) : AGAIN;
+          }
           // The MAC or hostname is held: 409, unless the claim was stale (dropped: try again).
           const err = await claimConflict(this.e, out, pool.zone);
           if (err === 'stale') return AGAIN;
@@ -119,7 +128,7 @@ export class Allocations {
    * a field with another value (AWS's IdempotentParameterMismatch). A field the request leaves out is
    * not compared: a repeat of `allocate --vm x` after the allocation got a MAC (PATCH) still answers it.
    */
-  private repeat(existing: Allocation, req: AllocateRequest, fields: RecordFields, pool: Pool): Allocated {
+  repeat(existing: Allocation, req: Omit<AllocateRequest, 'pool'>, fields: RecordFields): { allocation: Allocation; created: boolean } {
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
     const differs: string[] = [];
     if (wanted && (formatAddress(wanted.family, wanted.value) !== existing.address || (wanted.prefixLength !== undefined && wanted.prefixLength !== existing.prefixLength))) differs.push('address');
@@ -135,7 +144,7 @@ export class Allocations {
         { cidr: existing.cidr, fields: differs },
       );
     }
-    return { allocation: existing, created: false, pool };
+    return { allocation: existing, created: false };
   }
 
   /** The 409 for slot `value` of the pool, taken or in quarantine. */

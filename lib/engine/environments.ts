@@ -21,7 +21,8 @@ import { checkName, LIMITS, SLOT_RE } from '../core/validate.js';
 export interface SlotSpec {
   /** Required on the cloud route; on a zone's route it may be left out and must be that zone. */
   zone: string;
-  pool: string;
+  /** Left out: the slot's addresses come from whichever pool of the zone has room (allocation by zone). */
+  pool?: string;
   vm?: string;
   vip?: string;
   name?: string;
@@ -45,7 +46,10 @@ export interface EnvironmentView {
 
 export interface EnvironmentSlotView {
   zone: string;
-  pool: string;
+  /** The slot's pool; for a slot without one (allocation by zone), the pool of its first address. */
+  pool?: string;
+  /** A slot without a pool whose addresses come from more than one pool: all of them, in address order of the slot. */
+  pools?: string[];
   count?: number;
   addresses: string[];
   /** Per slot: its pool, its addresses and, when the pool is in a network, that network's NIC settings. */
@@ -60,7 +64,8 @@ const PARALLEL = 8;
 interface Unit {
   slot: string;
   zone: string;
-  pool: string;
+  /** Undefined: allocated by zone (idempotent per zone, holder and name). */
+  pool?: string;
   holder: Holder;
   name: string;
   address?: string;
@@ -134,6 +139,7 @@ export function unitsOf(env: string, spec: EnvironmentSpec): Unit[] {
     const count = s.count ?? 1;
     if (!Number.isInteger(count) || count < 1) throw invalid(`slot ${slot}: count must be a positive integer`);
     if (count > 1 && s.address !== undefined) throw invalid(`slot ${slot}: a specific address cannot have count ${count}`);
+    if (s.pool === undefined && s.address !== undefined) throw invalid(`slot ${slot}: a specific address needs the slot's pool`);
     if (s.count === undefined && s.hostname?.includes(INDEX_PLACEHOLDER)) throw invalid(`slot ${slot}: ${INDEX_PLACEHOLDER} in the hostname numbers the addresses of a slot with count; this slot has none`);
     const base = s.name ?? `${env}.${slot}`;
     const holder: Holder = holderOf(s);
@@ -141,7 +147,7 @@ export function unitsOf(env: string, spec: EnvironmentSpec): Unit[] {
       units.push({
         slot,
         zone: s.zone,
-        pool: s.pool,
+        ...(s.pool !== undefined ? { pool: s.pool } : {}),
         holder,
         name: s.count === undefined ? base : `${base}-${i}`,
         ...(s.address !== undefined ? { address: s.address } : {}),
@@ -205,27 +211,25 @@ export class Environments {
       if (await this.store.putEnvironment(rec, cur ? cur.token : null)) break;
     }
     // We hold the lease: allocate every unit, pinned addresses first so that no random pick takes one.
-    const allocateUnit = (u: Unit) =>
-      this.ipam
-        .allocate(
-        {
-          cloud,
-          zone: u.zone,
-          pool: u.pool,
-          holder: u.holder,
-          name: u.name,
-          ...(u.address !== undefined ? { address: u.address } : {}),
-          ...(u.prefixLength !== undefined ? { prefixLength: u.prefixLength } : {}),
-          ...(u.hostname !== undefined ? { hostname: u.hostname } : {}),
-          tags: { [ENV_TAG]: env },
-        },
-        ctx,
-      )
+    // A slot without a pool allocates by zone: from whichever pool of the zone has room.
+    const allocateUnit = (u: Unit) => {
+      const req = {
+        cloud,
+        zone: u.zone,
+        holder: u.holder,
+        name: u.name,
+        ...(u.address !== undefined ? { address: u.address } : {}),
+        ...(u.prefixLength !== undefined ? { prefixLength: u.prefixLength } : {}),
+        ...(u.hostname !== undefined ? { hostname: u.hostname } : {}),
+        tags: { [ENV_TAG]: env },
+      };
+      return (u.pool === undefined ? this.ipam.allocateInZone(req, ctx) : this.ipam.allocate({ ...req, pool: u.pool }, ctx))
         .then((r) => {
           // (pool, holder, name) already held by something that is not this environment's: not ours to take.
           if (r.allocation.tags[ENV_TAG] !== env) throw new IpamError('EnvironmentConflict', `${u.holder.kind}:${u.holder.id} already holds ${r.allocation.cidr} as ${JSON.stringify(u.name)}, and not for this environment`);
           return r;
         });
+    };
     const pinned = units.map((u, i) => [u, i] as const).filter(([u]) => u.address !== undefined);
     const free = units.map((u, i) => [u, i] as const).filter(([u]) => u.address === undefined);
     const results: PromiseSettledResult<{ allocation: AllocationView }>[] = new Array(units.length);
@@ -243,7 +247,7 @@ export class Environments {
       await this.store.deleteEnvironment(cloud, env, token);
       if (!(reason instanceof IpamError)) throw reason;
       const status = reason.kind === 'InvalidInput' ? 'InvalidInput' : reason.kind === 'TooBusy' ? 'Contention' : 'EnvironmentConflict';
-      throw new IpamError(status, `slot ${unit.slot} (${unit.zone}/${unit.pool}, ${unit.name}): ${reason.message}; nothing was allocated`, { slot: unit.slot, cause: reason.reason });
+      throw new IpamError(status, `slot ${unit.slot} (${unit.pool === undefined ? `zone ${unit.zone}` : `${unit.zone}/${unit.pool}`}, ${unit.name}): ${reason.message}; nothing was allocated`, { slot: unit.slot, cause: reason.reason });
     }
     const rec = await this.store.getEnvironment(cloud, env);
     if (!rec || rec.token !== token) throw new IpamError('Contention', `environment ${cloud}/${env} changed hands while applying; retry`);
@@ -291,7 +295,7 @@ export class Environments {
   /** Releases what the units hold, but only allocations tagged as this environment's. */
   private async undo(cloud: string, env: string, units: Unit[], ctx: CallContext): Promise<Allocation[]> {
     const results = await inBatches(units, async (u) => {
-      const held = await this.ipam.held(cloud, u.zone, u.pool, u.holder, u.name).catch(() => undefined);
+      const held = await this.held(cloud, u).catch(() => undefined);
       if (!held || held.tags[ENV_TAG] !== env) return undefined;
       return this.ipam.release(cloud, held.address, u.holder, ctx).catch((e) => (e instanceof IpamError && e.reason === 'AllocationNotFound' ? undefined : Promise.reject(e)));
     });
@@ -302,8 +306,13 @@ export class Environments {
 
   private async view(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec): Promise<EnvironmentView> {
     const units = unitsOf(env, spec);
-    const held = await inBatches(units, (u) => this.ipam.held(cloud, u.zone, u.pool, u.holder, u.name));
+    const held = await inBatches(units, (u) => this.held(cloud, u));
     return this.viewOf(cloud, env, zone, spec, units, held.map((h) => (h.status === 'fulfilled' ? h.value : undefined)));
+  }
+
+  /** What a unit holds: in its pool, or, for a unit allocated by zone, through the zone's claim. */
+  private held(cloud: string, u: Unit): Promise<AllocationView | undefined> {
+    return u.pool === undefined ? this.ipam.heldInZone(cloud, u.zone, u.holder, u.name) : this.ipam.held(cloud, u.zone, u.pool, u.holder, u.name);
   }
 
   private viewOf(cloud: string, env: string, zone: string | undefined, spec: EnvironmentSpec, units: Unit[], allocations: (AllocationView | undefined)[]): EnvironmentView {
@@ -311,9 +320,14 @@ export class Environments {
     const slots = new Map<string, EnvironmentSlotView>();
     units.forEach((u, i) => {
       let s = slots.get(u.slot);
-      if (!s) slots.set(u.slot, (s = { zone: u.zone, pool: u.pool, ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] }));
+      if (!s) slots.set(u.slot, (s = { zone: u.zone, ...(u.pool !== undefined ? { pool: u.pool } : {}), ...(spec.slots[u.slot]!.count !== undefined ? { count: spec.slots[u.slot]!.count! } : {}), addresses: [] }));
       const a = allocations[i];
       if (a) s.addresses.push(a.prefixLength === (a.family === 4 ? 32 : 128) ? a.address : a.cidr);
+      if (a && u.pool === undefined) {
+        // Allocated by zone: the pool it came from (a slot that filled one pool and went on: every pool).
+        s.pool ??= a.pool;
+        if (a.pool !== s.pool && !s.pools?.includes(a.pool)) s.pools = [...(s.pools ?? [s.pool]), a.pool];
+      }
       if (a?.network !== undefined && s.network === undefined) s.network = a.network;
     });
     return { environment: env, cloud, ...(zone !== undefined ? { zone } : {}), slots: Object.fromEntries(slots) };

@@ -7,11 +7,11 @@
 import { BITS } from '../core/ip.js';
 import { spaceOf, type AllocateRequest, type CallContext } from '../core/model.js';
 import { slotStart } from '../core/chunk.js';
-import { checkHolder, parseRequestedAddress } from './checks.js';
+import { parseRequestedAddress } from './checks.js';
 import { poolKey } from './cache.js';
-import { allocationRecord, type RecordFields } from './records.js';
+import { allocationRecord, fieldsOf, type RecordFields } from './records.js';
 import type { ChunkChange } from './store.js';
-import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, normalizeMac } from '../core/validate.js';
+import { checkName } from '../core/validate.js';
 import type { Engine } from './context.js';
 import type { Allocated, Allocations } from './allocations.js';
 import { claimsFor } from './claims.js';
@@ -29,8 +29,8 @@ interface Waiting {
 const GROUP_MAX = 48; // 2 items each + chunk + shard: 98 of a transaction's 100
 /** A transaction's item limit, less the group's chunk and shard items. */
 const GROUP_ITEMS = 100 - 2;
-/** Items a member may add: record, holder claim, and at most a MAC and a hostname claim. */
-const itemsOf = (w: Waiting) => 2 + (w.fields.mac !== undefined ? 1 : 0) + (w.fields.hostname !== undefined ? 1 : 0);
+/** Items a member may add: record, holder claim, and at most a MAC, a hostname and a zone claim. */
+const itemsOf = (w: Waiting) => 2 + (w.fields.mac !== undefined ? 1 : 0) + (w.fields.hostname !== undefined ? 1 : 0) + (w.fields.byZone ? 1 : 0);
 
 export class GroupCommit {
   private readonly groups = new Map<string, { queue: Waiting[]; inflight: number }>();
@@ -41,11 +41,11 @@ export class GroupCommit {
     checkName('cloud', req.cloud);
     checkName('zone', req.zone);
     checkName('pool', req.pool);
-    const holder = checkHolder(req.holder);
-    const name = req.name === undefined ? 'default' : checkAllocationName(req.name);
-    const mac = req.mac === undefined ? undefined : normalizeMac(req.mac);
-    const hostname = req.hostname === undefined ? undefined : checkHostname(req.hostname);
-    const fields: RecordFields = { holder, name, ...(mac ? { mac } : {}), ...(hostname ? { hostname } : {}), tags: checkTags(req.tags), metadata: checkMetadata(req.metadata) };
+    return this.allocateFields(req, fieldsOf(req), ctx);
+  }
+
+  /** The same, with the record's fields validated already (the zone route's carry its claim: `byZone`). */
+  async allocateFields(req: AllocateRequest, fields: RecordFields, ctx: CallContext): Promise<Allocated> {
     const wanted = req.address === undefined ? undefined : parseRequestedAddress(req.address);
     if (this.e.groupCommit > 0 && !wanted && (req.prefixLength === undefined || req.prefixLength === 32 || req.prefixLength === 128)) {
       const key = poolKey(req.cloud, req.zone, req.pool);
@@ -81,6 +81,7 @@ export class GroupCommit {
     while (g.queue.length > 0 && g.inflight < this.e.groupCommit) {
       // One claim per (holder, name), per MAC and per host name in a transaction: a repeated request
       // waits for the next group, where it finds the first one's claim (the same address back, or 409).
+      // (A zone claim is per (zone, holder, name): the pool's zone, so the holder key covers it.)
       const group: Waiting[] = [];
       const seen = new Set<string>();
       const later: Waiting[] = [];

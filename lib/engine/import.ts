@@ -6,7 +6,7 @@
 import { invalid, IpamError } from '../core/errors.js';
 import { holderText, type Allocation, type CallContext, type Holder, type Pool } from '../core/model.js';
 import { chunksOf, freeOffsets } from '../core/planner.js';
-import { checkHostnameIn, claimsOf, claimText, type UniqueClaim } from '../core/uniqueness.js';
+import { checkHostnameIn, claimLabel, claimsOf, claimText, type UniqueClaim } from '../core/uniqueness.js';
 import { contention, RACED, retrying } from './retry.js';
 import { checkHolder } from './checks.js';
 import { claimConflict } from './claims.js';
@@ -133,7 +133,7 @@ export class Importer {
       const hostname = r.hostname === undefined ? undefined : checkHostname(r.hostname);
       if (hostname !== undefined) checkHostnameIn(hostname, domain, where);
       once(`holder#${holder.kind}#${holder.id}#${name}`, () => `${holderText(holder)} ${JSON.stringify(name)}`);
-      for (const c of claimsOf(pool, { mac, hostname }, domain)) once(claimText(c), () => (c.kind === 'mac' ? `MAC ${c.value}` : `hostname ${c.value}`));
+      for (const c of claimsOf(pool, { mac, hostname }, domain)) once(claimText(c), () => claimLabel(c));
       records.push({ holder, name, ...(mac !== undefined ? { mac } : {}), ...(hostname !== undefined ? { hostname } : {}) });
     }
     // Claims held already: only another pool of the same network (MACs) or domain (hostnames) can hold

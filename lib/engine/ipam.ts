@@ -21,6 +21,7 @@ import { Networks } from './networks.js';
 import { Pools } from './pools.js';
 import { Releases } from './release.js';
 import type { Store } from './store.js';
+import { ZoneAllocations } from './zone-allocations.js';
 
 export interface EngineOptions {
   /** Counter shards per new pool (each also fences topology changes). */
@@ -49,6 +50,7 @@ export class Ipam {
   private readonly releases: Releases;
   private readonly importer: Importer;
   private readonly dns: DnsSettingsOps;
+  private readonly zones: ZoneAllocations;
 
   constructor(
     private readonly store: Store,
@@ -72,6 +74,7 @@ export class Ipam {
     this.releases = new Releases(e, this.allocations);
     this.importer = new Importer(e);
     this.dns = new DnsSettingsOps(e);
+    this.zones = new ZoneAllocations(e, this.allocations, this.groups);
   }
 
   // Pools (pools.ts).
@@ -110,6 +113,19 @@ export class Ipam {
   allocate = async (...a: Args<'allocate', GroupCommit>): Promise<{ allocation: AllocationView; created: boolean }> => {
     const { allocation, created, pool } = await this.groups.allocate(...a);
     return { created, allocation: await this.networks.view(allocation, pool) };
+  };
+  /**
+   * An address (or block) from a pool of the zone with room (zone-allocations.ts): optionally of a family,
+   * from named pools in order or pools with given tags; the same (zone, holder, name) again answers the same allocation.
+   */
+  allocateInZone = async (...a: Args<'allocate', ZoneAllocations>): Promise<{ allocation: AllocationView; created: boolean }> => {
+    const { allocation, created, pool } = await this.zones.allocate(...a);
+    return { created, allocation: await this.networks.view(allocation, pool) };
+  };
+  /** What the zone route's (zone, holder, name) holds, if anything. */
+  heldInZone = async (...a: Args<'held', ZoneAllocations>): Promise<AllocationView | undefined> => {
+    const h = await this.zones.held(...a);
+    return h && this.networks.view(h);
   };
   /** The allocation holding an address; with `zone`, another zone's is answered like a free address. */
   lookup = async (...a: Args<'lookup', Allocations>): Promise<AllocationView> => this.networks.view(await this.allocations.lookup(...a));

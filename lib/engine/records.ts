@@ -2,8 +2,9 @@
  * Allocation records as the engine writes them.
  */
 import { BITS, formatAddress } from '../core/ip.js';
-import type { Allocation, CallContext, Holder, Json, Pool } from '../core/model.js';
-import { checkHostname, normalizeMac } from '../core/validate.js';
+import type { Allocation, AllocateRequest, CallContext, Holder, Json, Pool } from '../core/model.js';
+import { checkAllocationName, checkHostname, checkMetadata, checkTags, normalizeMac } from '../core/validate.js';
+import { checkHolder } from './checks.js';
 
 /** What an allocation record carries besides where it is. */
 export interface RecordFields {
@@ -13,6 +14,17 @@ export interface RecordFields {
   hostname?: string;
   tags: Record<string, string>;
   metadata: Record<string, Json>;
+  /** Made by the zone route: the record says so, and takes the zone's (holder, name) claim. */
+  byZone?: true;
+}
+
+/** A request's record fields, validated (400 on a bad holder, name, MAC, hostname, tags or metadata). */
+export function fieldsOf(req: Pick<AllocateRequest, 'holder' | 'name' | 'mac' | 'hostname' | 'tags' | 'metadata'>): RecordFields {
+  const holder = checkHolder(req.holder);
+  const name = req.name === undefined ? 'default' : checkAllocationName(req.name);
+  const mac = req.mac === undefined ? undefined : normalizeMac(req.mac);
+  const hostname = req.hostname === undefined ? undefined : checkHostname(req.hostname);
+  return { holder, name, ...(mac ? { mac } : {}), ...(hostname ? { hostname } : {}), tags: checkTags(req.tags), metadata: checkMetadata(req.metadata) };
 }
 
 /** The record of an allocation of the block (or address) at `value`. */
@@ -36,6 +48,7 @@ export function allocationRecord(pool: Pool, value: bigint, prefix: number, f: R
     allocatedBy: ctx.principal,
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     version: 1,
+    ...(f.byZone ? { byZone: true as const } : {}),
   };
 }
 

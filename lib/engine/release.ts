@@ -110,8 +110,8 @@ export class Releases {
     const addresses = blockSize(a.family, a.prefixLength);
     const size = pool.prefixPool ? 1n : addresses;
     const chunks: ChunkChange[] = size === 1n ? [{ base: chunkBaseOf(start), offsets: [offsetIn(start)] }] : blockChanges(start, size, a.cidr);
-    // Its MAC and hostname claims are given up with the address (those that still point at it).
-    const claims = a.mac !== undefined || a.hostname !== undefined ? claimsOf(pool, a, a.hostname === undefined ? undefined : await this.e.domainOf(pool)) : [];
+    // Its MAC, hostname and zone claims are given up with the address (those that still point at it).
+    const claims = a.mac !== undefined || a.hostname !== undefined || a.byZone ? claimsOf(pool, a, a.hostname === undefined ? undefined : await this.e.domainOf(pool)) : [];
     return {
       pool,
       allocation: a,

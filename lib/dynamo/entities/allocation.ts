@@ -8,7 +8,7 @@ import { holderOf, spaceOf, type Allocation, type Pool } from '../../core/model.
 import { keys } from '../keys.js';
 import { dynamoItem, pick, type Item } from './item.js';
 
-const ALLOCATION_FIELDS = ['cloud', 'zone', 'pool', 'address', 'cidr', 'prefixLength', 'family', 'vm', 'vip', 'name', 'mac', 'hostname', 'tags', 'metadata', 'allocatedAt', 'allocatedBy', 'requestId', 'updatedAt', 'updatedBy', 'version'] as const;
+const ALLOCATION_FIELDS = ['cloud', 'zone', 'pool', 'address', 'cidr', 'prefixLength', 'family', 'vm', 'vip', 'name', 'mac', 'hostname', 'tags', 'metadata', 'allocatedAt', 'allocatedBy', 'requestId', 'updatedAt', 'updatedBy', 'version', 'byZone'] as const;
 
 /** Released allocations stay as tombstones (history, stream old image) this long. */
 export const TOMBSTONE_SECONDS = 30 * 24 * 3600;
