@@ -76,11 +76,18 @@ export class Allocations {
         ({ plan, start } = picked);
       }
       const allocation = allocationRecord(pool, slotStart(space, start), prefix, fields, ctx, new Date(this.e.now()).toISOString());
-      const out = await this.e.store.commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: addresses, now: this.e.now(), claims });
-      if (out.ok) {
-        for (const ch of plan) this.e.cache.noteTaken(pool, ch);
-        return { allocation, created: true, pool };
-      }
+      // Taken in this engine's view while the commit is in flight, so that its concurrent allocations
+      // (and group commits) of the pool aim elsewhere instead of racing for the same slot.
+      for (const ch of plan) this.e.cache.noteTaken(pool, ch);
+      const out = await this.e.store
+        .commitAllocation({ pool, allocation, chunks: plan, shard: Math.floor(Math.random() * pool.shards), addressCount: addresses, now: this.e.now(), claims })
+        .catch((e: unknown) => {
+          for (const ch of plan) this.e.cache.untake(pool, ch);
+          throw e;
+        });
+      if (out.ok) return { allocation, created: true, pool };
+      // Not taken after all (a lost chunk condition brings the chunk's real state instead).
+      if (out.reason !== 'chunk') for (const ch of plan) this.e.cache.untake(pool, ch);
       switch (out.reason) {
         case 'holder':
           if (out.existing) return { ...this.repeat(out.existing, req, fields), pool };

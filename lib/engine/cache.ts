@@ -208,6 +208,12 @@ export class EngineCache {
     this.noteChunk(pool, ch.base, cur);
   }
 
+  /** Offsets noted taken for a commit that did not happen: free again in this engine's view (others' marks stay). */
+  untake(pool: Pool, ch: ChunkChange) {
+    const cur = this.cachedChunk(pool, ch.base);
+    if (cur) for (const o of ch.offsets) cur.used.delete(o);
+  }
+
   forgetChunk(pool: Pool, base: bigint) {
     this.chunks.delete(chunkKey(pool, base));
   }

@@ -147,14 +147,16 @@ export class GroupCommit {
       // its own answer, exactly as without group commit.
       // A held MAC or hostname cancels the transaction: then every member goes on its own, and only
       // the one whose claim is held gets a 409.
+      // Taken in this engine's view while in flight: concurrent groups and singles of the pool pick other offsets.
+      this.e.cache.noteTaken(pool, chunk);
       const outcome = await this.e.store
         .commitBulk({ pool, allocations, chunk, shard: Math.floor(Math.random() * pool.shards), now: this.e.now(), claims: members.map((w) => claims.get(w)!) })
         .catch(() => 'failed' as const);
       if (outcome === 'ok') {
-        this.e.cache.noteTaken(pool, chunk);
         members.forEach((w, i) => w.resolve({ allocation: allocations[i]!, created: true, pool }));
       } else {
-        this.e.cache.forgetChunk(pool, base);
+        // Not taken; others' marks in the chunk stay (a member that then loses a condition learns the chunk's real state).
+        this.e.cache.untake(pool, chunk);
         await each(members);
       }
       await restDone;
