@@ -425,6 +425,11 @@ describe('stream reader shard handling (fake Streams API)', () => {
       const ev = await eventsIn(dataDir);
       return ev.length >= 6 ? ev : undefined;
     });
+    // C1's last record is written before the poll that finds its end: wait for that poll's checkpoint.
+    await waitFor('C1 closed in the checkpoint', async () => {
+      const saved = await readFile(path.join(dataDir, CHECKPOINT_FILE), 'utf8').catch(() => '{}');
+      return JSON.parse(saved).shards?.C1?.done === true;
+    });
     await stopReader(r);
     expect(errors).toEqual([]);
     expect(events.map((e) => e.eventId.replace('ev-', '')).slice(0, 3)).toEqual(['1', '2', '3']);
