@@ -12,7 +12,7 @@ import { blockChunks, blockPlan, firstBusy, freeOffsets, probe, scan, seededRand
 import { AGAIN, RACED, retrying } from './retry.js';
 import { checkHolder, checkPrefix, parseRequestedAddress } from './checks.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { allocationRecord, type RecordFields } from './records.js';
+import { allocationRecord, slotText, type RecordFields } from './records.js';
 import type { ChunkChange, ChunkState } from './store.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkName, checkTags, LIMITS, normalizeMac } from '../core/validate.js';
 import { usageOf, type Engine } from './context.js';
@@ -323,8 +323,3 @@ export class Allocations {
 
 }
 
-/** Slot `value` of the pool as text: an address, or a prefix pool's block CIDR. */
-function slotText(pool: Pool, value: bigint): string {
-  const address = formatAddress(pool.family, slotStart(spaceOf(pool), value));
-  return pool.prefixPool ? `${address}/${pool.prefixLength}` : address;
-}

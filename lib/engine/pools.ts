@@ -2,7 +2,7 @@
  * Pool lifecycle: create (idempotent), change settings or topology, delete; the cloud's zone limits;
  * usage from the counter shards. Topology changes are fenced on the cloud version and the shards.
  */
-import { chunkBaseOf, slotAddresses, slotStart } from '../core/chunk.js';
+import { chunkBaseOf, slotAddresses } from '../core/chunk.js';
 import { randomBytes } from 'node:crypto';
 import { invalid, IpamError } from '../core/errors.js';
 import { formatAddress, subtract, type Family, type ParsedRange, type Segment } from '../core/ip.js';
@@ -14,6 +14,7 @@ import { checkNoOverlap, checkPrefix, checkPrefixPool, checkQuarantine, checkRan
 import type { CloudLimits } from './store.js';
 import { checkDns, checkMetadata, checkName, checkTags } from '../core/validate.js';
 import { usageFrom, usageOf, type Engine } from './context.js';
+import { slotText } from './records.js';
 
 
 export class Pools {
@@ -217,7 +218,7 @@ export class Pools {
           const v = base + BigInt(o);
           if (v < seg.start || v > seg.end) continue;
           if (state.quarantine.has(o)) continue;
-          const address = formatAddress(pool.family, slotStart(spaceOf(pool), v)) + (pool.prefixPool ? `/${pool.prefixLength}` : '');
+          const address = slotText(pool, v);
           if (reserved.has(address)) throw new IpamError('RangeInUse', `${address} is allocated, and network ${next.network} reserves it (its network address, broadcast or gateway); release it first`, { address });
           throw new IpamError('RangeInUse', `${address} is allocated inside the space being removed; release it first`, { address });
         }

@@ -2,7 +2,8 @@
  * Allocation records as the engine writes them.
  */
 import { BITS, formatAddress } from '../core/ip.js';
-import type { Allocation, AllocateRequest, CallContext, Holder, Json, Pool } from '../core/model.js';
+import { spaceOf, type Allocation, type AllocateRequest, type CallContext, type Holder, type Json, type Pool } from '../core/model.js';
+import { slotStart } from '../core/chunk.js';
 import { checkAllocationName, checkHostname, checkMetadata, checkTags, normalizeMac } from '../core/validate.js';
 import { checkHolder } from './checks.js';
 
@@ -56,4 +57,10 @@ export function allocationRecord(pool: Pool, value: bigint, prefix: number, f: R
 export function singleRecord(pool: Pool, value: bigint, holder: Holder, name: string, r: { hostname?: string; mac?: string }, ctx: CallContext, at: string): Allocation {
   const fields: RecordFields = { holder, name, ...(r.hostname ? { hostname: checkHostname(r.hostname) } : {}), ...(r.mac ? { mac: normalizeMac(r.mac) } : {}), tags: {}, metadata: {} };
   return allocationRecord(pool, value, BITS[pool.family], fields, ctx, at);
+}
+
+/** Slot `value` of the pool as text: an address, or a prefix pool's block CIDR (lib/core/chunk.ts). */
+export function slotText(pool: Pool, value: bigint): string {
+  const address = formatAddress(pool.family, slotStart(spaceOf(pool), value));
+  return pool.prefixPool ? `${address}/${pool.prefixLength}` : address;
 }
