@@ -22,10 +22,13 @@ export function checkHolder(h: Holder | undefined): Holder {
   return h;
 }
 
+/** The shortest prefix an address pool's block may have: LIMITS.blockChunks chunks (IPv4 /18, IPv6 /114). */
+const shortestAddressBlock = (family: Family) => BITS[family] - (8 + Math.log2(LIMITS.blockChunks));
+
 export function checkPrefix(family: Family, p: unknown, what: string): number | undefined {
   if (p === undefined) return undefined;
   const bits = BITS[family];
-  const min = bits - (8 + Math.log2(LIMITS.blockChunks));
+  const min = shortestAddressBlock(family);
   if (typeof p !== 'number' || !Number.isInteger(p) || p < min || p > bits) {
     throw invalid(`${what} must be an integer from ${min} to ${bits} for IPv${family} (a block spans at most ${LIMITS.blockChunks * 256} addresses; larger blocks come from a prefix pool: create one with this prefixLength)`);
   }
@@ -73,7 +76,7 @@ export function checkTopology(rangeTexts: unknown, excludeTexts: unknown): { fam
  */
 export function checkPrefixPool(family: Family, prefixLength: unknown, prefixPool: unknown): number | undefined {
   if (prefixPool !== undefined && typeof prefixPool !== 'boolean') throw invalid('prefixPool must be true or false');
-  const beyond = typeof prefixLength === 'number' && Number.isInteger(prefixLength) && prefixLength >= 0 && prefixLength < BITS[family] - (8 + Math.log2(LIMITS.blockChunks));
+  const beyond = typeof prefixLength === 'number' && Number.isInteger(prefixLength) && prefixLength >= 0 && prefixLength < shortestAddressBlock(family);
   if (prefixPool === false && beyond) checkPrefix(family, prefixLength, 'prefixLength');
   if (prefixPool !== true && !beyond) return undefined;
   const { min, max } = PREFIX_POOL_BLOCKS[family];

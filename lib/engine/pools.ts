@@ -29,7 +29,7 @@ export class Pools {
     const slot = checkPrefixPool(family, spec.prefixLength, spec.prefixPool);
     checkRangeLimits(family, ranges, exclude, slot);
     const prefixLength = slot ?? checkPrefix(family, spec.prefixLength, 'prefixLength');
-    if (slot !== undefined && network !== undefined) throw invalid(`a prefix pool delegates blocks and is not an on-link subnet: it cannot be in network ${network}`);
+    if (slot !== undefined && network !== undefined) throw prefixPoolInNetwork(network);
     const quarantineSeconds = checkQuarantine(spec.quarantineSeconds);
     const dns = checkDns(spec.dns);
     if (network !== undefined && dns) throw inNetworkDomain(network);
@@ -134,9 +134,9 @@ export class Pools {
       if (prev.prefixPool && patch.prefixLength !== undefined && patch.prefixLength !== prev.prefixLength) {
         throw invalid(`pool ${name} is a prefix pool of /${prev.prefixLength} blocks: its block size cannot change (create another prefix pool)`);
       }
-      if (prev.prefixPool && network) throw invalid(`a prefix pool delegates blocks and is not an on-link subnet: it cannot be in network ${network}`);
+      if (prev.prefixPool && network) throw prefixPoolInNetwork(network);
       // A prefix pool's block size is fixed (refused above when changed).
-      const prefixLength = prev.prefixPool || patch.prefixLength === undefined || patch.prefixLength === null ? (prev.prefixPool ? undefined : patch.prefixLength) : checkPrefix(prev.family, patch.prefixLength, 'prefixLength');
+      const prefixLength = prev.prefixPool ? undefined : patch.prefixLength === undefined || patch.prefixLength === null ? patch.prefixLength : checkPrefix(prev.family, patch.prefixLength, 'prefixLength');
       for (const [k, v] of [['prefixLength', prefixLength], ['quarantineSeconds', quarantineSeconds], ['dns', dns]] as const) {
         if (v === null) delete next[k];
         else if (v !== undefined) Object.assign(next, { [k]: v });
@@ -225,6 +225,11 @@ export class Pools {
       }
     }
   }
+}
+
+/** A prefix pool hands out routed blocks; a network is an on-link subnet. */
+function prefixPoolInNetwork(network: string): IpamError {
+  return invalid(`a prefix pool delegates blocks and is not an on-link subnet: it cannot be in network ${network}`);
 }
 
 /** A pool in a network has no domain of its own: its hosts are in the network's. */
